@@ -1,0 +1,79 @@
+"""``journal demo``: a fresh journal from a bundled, real-shaped Claude Code session.
+
+The session (``journal/data/demo-session.jsonl``) is real hook payloads re-threaded
+into one session by ``tools/make_demo_session.py``. Each event is appended the way a
+hook appends it (one process-style append each, with an idempotency key where Claude
+Code gives an id), then the demo prints the log, stats and verify.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from .errors import InvalidPayloadError
+from .store import LmdbJournal
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["demo_events", "run_demo"]
+
+
+def demo_events() -> list[bytes]:
+    """Return the bundled session's payloads, one compact JSON object each."""
+    text = resources.files("journal").joinpath("data/demo-session.jsonl").read_bytes()
+    return [line for line in text.split(b"\n") if line]
+
+
+def _key(payload: bytes) -> str | None:
+    event = json.loads(payload)
+    tool_use_id = event.get("tool_use_id")
+    if tool_use_id:
+        return f"claude-code:{tool_use_id}:{event['hook_event_name']}"
+    return None
+
+
+def run_demo(home: str | None, *, keep: bool, echo: Callable[[str], None]) -> str:
+    """Build the demo journal under ``home`` (a new temporary one if None)."""
+    target = home or tempfile.mkdtemp(prefix="agent-journal-demo-")
+    events = demo_events()
+    echo(f"journal home: {target}")
+    echo(f"appending {len(events)} events of a real-shaped Claude Code session…")
+    try:
+        with LmdbJournal(target) as journal:
+            for payload in events:
+                journal.append(payload, source="claude-code", key=_key(payload))
+            # A repeated delivery of a tool event is one record (idempotency key) ...
+            journal.append(events[3], source="claude-code", key=_key(events[3]))
+            # ... and bad input is never dropped: it is quarantined with its reason.
+            try:
+                journal.append(b'{"hook_event_name": "Stop", ', source="claude-code")
+            except InvalidPayloadError as exc:
+                echo(f"bad input quarantined as #{exc.quarantine_id}: {exc.reason}")
+            echo("")
+            echo("$ journal log")
+            for record in journal.read():
+                preview = record.payload[:60].decode("utf-8", "replace")
+                echo(f"{record.seq:>4}  {record.source}  {record.kind:<18} "
+                     f"{record.digest[:12]}  {preview}…")
+            stats = journal.stats()
+            echo("")
+            echo("$ journal stats")
+            echo(f"head_seq {stats.head_seq}  records {stats.records}  blobs {stats.blobs}  "
+                 f"quarantined {stats.quarantined}  spooled {stats.spooled}  "
+                 f"sources {stats.sources}")
+            report = journal.verify()
+            echo("")
+            echo("$ journal verify")
+            echo(f"{'ok' if report.ok else 'FAILED'}: {report.records_checked} records, "
+                 f"{report.blobs_checked} blobs, head {report.head_digest}")
+    finally:
+        if home is None and not keep:
+            shutil.rmtree(target, ignore_errors=True)
+    if home is None and keep:
+        echo(f"kept: journal --home {target} log")
+    return target

@@ -1,0 +1,98 @@
+"""The read side's record types: frozen msgspec Structs with permanent tags.
+
+Stored bytes are defined in :mod:`journal.wire`; these are their decoded, public
+form. Tags are fixed strings, never derived from class names, and new fields only
+ever arrive with defaults.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = ["QuarantineEntry", "Record", "Stats", "VerifyReport"]
+
+
+class Record(msgspec.Struct, frozen=True, kw_only=True, tag="journal.record"):
+    """One log record. Digests are lowercase hex SHA-256.
+
+    ``digest`` is the payload's content address (what ``show`` accepts);
+    ``record_digest`` is this record's own address in the hash chain.
+    """
+
+    seq: int
+    received_at: int
+    source: str
+    kind: str
+    digest: str
+    prev_digest: str
+    record_digest: str
+    key: str | None = None
+    payload: bytes = b""
+
+    def to_dict(self, *, with_payload: bool = True) -> dict[str, object]:
+        """Return the JSON shape of ``log --json``; the payload embedded as JSON."""
+        out: dict[str, object] = {
+            "seq": self.seq,
+            "digest": self.digest,
+            "received_at": self.received_at,
+            "source": self.source,
+            "kind": self.kind,
+            "key": self.key,
+            "record_digest": self.record_digest,
+            "prev_digest": self.prev_digest,
+        }
+        if with_payload:
+            out["payload"] = msgspec.Raw(self.payload)
+        return out
+
+
+class QuarantineEntry(msgspec.Struct, frozen=True, kw_only=True, tag="journal.quarantine"):
+    """One rejected input, kept byte for byte with the reason it was rejected."""
+
+    id: int
+    received_at: int
+    source: str
+    kind: str
+    reason: str
+    data: bytes
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the JSON shape of ``log --quarantine --json``."""
+        return {
+            "id": self.id,
+            "received_at": self.received_at,
+            "source": self.source,
+            "kind": self.kind,
+            "reason": self.reason,
+            "bytes": len(self.data),
+            "data": self.data.decode("utf-8", "replace"),
+        }
+
+
+class VerifyReport(msgspec.Struct, frozen=True, kw_only=True, tag="journal.verify"):
+    """The outcome of checking invariants 1, 3 and 4 over the whole log."""
+
+    ok: bool
+    head_seq: int
+    head_digest: str
+    records_checked: int
+    blobs_checked: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+class Stats(msgspec.Struct, frozen=True, kw_only=True, tag="journal.stats"):
+    """Counts describing a journal (``journal stats``)."""
+
+    home: str
+    head_seq: int
+    head_digest: str
+    records: int
+    blobs: int
+    bytes: int
+    quarantined: int
+    spooled: int
+    sources: dict[str, int]
+    map_size: int
+    format: str
+    payload_format: str

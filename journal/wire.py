@@ -1,0 +1,210 @@
+"""Byte layouts of everything the journal stores (record format ``agent-journal/1``).
+
+One encoder and one decoder per layout, used by every path (hook, CLI, batch), so
+equal inputs always give equal bytes. Layouts are fixed forever; a change gets a new
+version byte and a decoder branch, and stored bytes are never rewritten.
+
+**Record** (the hashed unit; its SHA-256 is the record digest, its address)::
+
+    u8   version = 1
+    u64  seq                 big-endian, 1-based, dense
+    u64  received_at         nanoseconds since the Unix epoch
+    32s  payload digest      SHA-256 of the stored payload bytes
+    32s  previous digest     record digest of seq-1 (32 zero bytes for seq 1)
+    u16  len(source)  u16 len(kind)  u16 len(key)
+    ...  source, kind, key   UTF-8; a zero-length key means "no key"
+
+**Entry** = record bytes, then ``u32`` inline length and that many payload bytes.
+The payload rides inline in the entry of the first record that carried it; later
+records with the same digest carry length 0 and point at it through ``blobs``.
+
+**Segment** = one ``log`` value: consecutive entries, keyed by the first entry's seq.
+A hook append writes a one-entry segment; a batch writes segments of up to
+:data:`SEGMENT_ENTRIES` entries (fewer LMDB puts, full pages).
+
+**Quarantine entry**::
+
+    u8 version = 1, u64 received_at, u16 len(source), u16 len(kind), u32 len(reason),
+    source, kind, reason (UTF-8), then the input bytes exactly as received.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from .errors import CorruptionError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = [
+    "MAX_KEY_BYTES",
+    "MAX_NAME_BYTES",
+    "RECORD_VERSION",
+    "SEGMENT_BYTES",
+    "SEGMENT_ENTRIES",
+    "ZERO_DIGEST",
+    "Entry",
+    "decode_quarantine",
+    "encode_quarantine",
+    "encode_record",
+    "iter_segment",
+    "seq_key",
+    "seq_of_key",
+]
+
+RECORD_VERSION = 1
+ZERO_DIGEST = bytes(32)
+SEGMENT_ENTRIES = 64
+SEGMENT_BYTES = 64 * 1024
+MAX_KEY_BYTES = 256
+MAX_NAME_BYTES = 128
+
+_SEQ = struct.Struct(">Q")
+_HEAD = struct.Struct(">BQQ32s32sHHH")
+_INLINE = struct.Struct(">I")
+_QUARANTINE = struct.Struct(">BQHHI")
+
+seq_key = _SEQ.pack
+
+
+def seq_of_key(key: bytes) -> int:
+    """Decode an 8-byte big-endian sequence key."""
+    value: int = _SEQ.unpack(key)[0]
+    return value
+
+
+def encode_record(
+    seq: int,
+    received_at: int,
+    payload_digest: bytes,
+    prev_digest: bytes,
+    source: bytes,
+    kind: bytes,
+    key: bytes,
+) -> bytes:
+    """Return the canonical bytes of one record (names already UTF-8 encoded)."""
+    return (
+        _HEAD.pack(
+            RECORD_VERSION,
+            seq,
+            received_at,
+            payload_digest,
+            prev_digest,
+            len(source),
+            len(kind),
+            len(key),
+        )
+        + source
+        + kind
+        + key
+    )
+
+
+def encode_inline(payload: bytes) -> bytes:
+    """Return the entry tail that follows a record: inline length and bytes."""
+    return _INLINE.pack(len(payload)) + payload
+
+
+class Entry:
+    """One decoded entry of a segment; ``record`` is the exact hashed bytes."""
+
+    __slots__ = (
+        "inline",
+        "key",
+        "kind",
+        "payload_digest",
+        "prev_digest",
+        "received_at",
+        "record",
+        "seq",
+        "source",
+    )
+
+    def __init__(
+        self,
+        record: bytes,
+        seq: int,
+        received_at: int,
+        payload_digest: bytes,
+        prev_digest: bytes,
+        source: str,
+        kind: str,
+        key: str | None,
+        inline: bytes | None,
+    ) -> None:
+        self.record = record
+        self.seq = seq
+        self.received_at = received_at
+        self.payload_digest = payload_digest
+        self.prev_digest = prev_digest
+        self.source = source
+        self.kind = kind
+        self.key = key
+        self.inline = inline
+
+
+def iter_segment(value: bytes) -> Iterator[Entry]:
+    """Decode the entries of one segment, in seq order.
+
+    Raises:
+        CorruptionError: the bytes do not parse as entries of a known version.
+    """
+    view = memoryview(value)
+    end = len(value)
+    offset = 0
+    head_size = _HEAD.size
+    try:
+        while offset < end:
+            (version, seq, received_at, pdig, prev, ls, lk, lkey) = _HEAD.unpack_from(
+                view, offset
+            )
+            if version != RECORD_VERSION:
+                raise CorruptionError(f"unknown record version {version}")
+            names = offset + head_size
+            stop = names + ls + lk + lkey
+            if stop + _INLINE.size > end:
+                raise CorruptionError("entry runs past the end of its segment")
+            record = bytes(view[offset:stop])
+            source = record[head_size : head_size + ls].decode()
+            kind = record[head_size + ls : head_size + ls + lk].decode()
+            key = record[head_size + ls + lk :].decode() if lkey else None
+            (inline_len,) = _INLINE.unpack_from(view, stop)
+            start = stop + _INLINE.size
+            offset = start + inline_len
+            if offset > end:
+                raise CorruptionError("inline payload runs past its segment")
+            inline = bytes(view[start:offset]) if inline_len else None
+            yield Entry(record, seq, received_at, pdig, prev, source, kind, key, inline)
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise CorruptionError(f"unreadable entry at byte {offset}: {exc}") from None
+
+
+def encode_quarantine(
+    received_at: int, source: bytes, kind: bytes, reason: bytes, data: bytes
+) -> bytes:
+    """Return the bytes of one quarantine entry."""
+    return (
+        _QUARANTINE.pack(1, received_at, len(source), len(kind), len(reason))
+        + source
+        + kind
+        + reason
+        + data
+    )
+
+
+def decode_quarantine(value: bytes) -> tuple[int, str, str, str, bytes]:
+    """Return ``(received_at, source, kind, reason, data)`` of a quarantine entry."""
+    try:
+        version, received_at, ls, lk, lr = _QUARANTINE.unpack_from(value, 0)
+        if version != 1:
+            raise CorruptionError(f"unknown quarantine version {version}")
+        o = _QUARANTINE.size
+        source = value[o : o + ls].decode()
+        kind = value[o + ls : o + ls + lk].decode()
+        reason = value[o + ls + lk : o + ls + lk + lr].decode()
+        data = value[o + ls + lk + lr :]
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise CorruptionError(f"unreadable quarantine entry: {exc}") from None
+    return received_at, source, kind, reason, bytes(data)
