@@ -221,7 +221,7 @@ def show(obj: _Context, ref: str, as_json: bool) -> None:
                     value = f"{value} ({_time(value)})"
                 click.echo(f"{name + ':':<15}{value}")
             click.echo("payload:")
-            _echo_json(msgspec.json.format(record.payload, indent=2).decode())
+            sys.stdout.buffer.write(msgspec.json.format(record.payload, indent=2) + b"\n")
             return
         full = journal.resolve_digest(ref)
         data = journal.blob(full.hex())
