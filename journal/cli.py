@@ -59,7 +59,7 @@ def _fail(exc: JournalError) -> click.ClickException:
 
 
 def _time(ns: int) -> str:
-    stamp = datetime.datetime.fromtimestamp(ns / 1e9, tz=datetime.timezone.utc)
+    stamp = datetime.datetime.fromtimestamp(ns / 1e9, tz=datetime.UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
@@ -82,9 +82,13 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 @cli.command()
 @click.option("--source", default="generic", show_default=True, help="Who sent the event.")
-@click.option("--kind", default=None, help="Event kind (default: the payload's hook_event_name or type).")
+@click.option(
+    "--kind", default=None, help="Event kind (default: the payload's hook_event_name or type)."
+)
 @click.option("--key", default=None, help="Idempotency key: a known key returns the original seq.")
-@click.option("--batch", is_flag=True, help="Read JSON Lines: one record per line, one transaction.")
+@click.option(
+    "--batch", is_flag=True, help="Read JSON Lines: one record per line, one transaction."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def append(
@@ -139,8 +143,12 @@ def _report_batch(results: list[Appended | Quarantined], as_json: bool) -> None:
 
 
 def _records(
-    journal: LmdbJournal, after: int, limit: int | None, kinds: tuple[str, ...],
-    sources: tuple[str, ...], follow: bool,
+    journal: LmdbJournal,
+    after: int,
+    limit: int | None,
+    kinds: tuple[str, ...],
+    sources: tuple[str, ...],
+    follow: bool,
 ) -> Iterator[Record]:
     position, remaining = after, limit
     while True:
@@ -159,7 +167,9 @@ def _records(
 
 
 @cli.command()
-@click.option("--after", type=click.IntRange(min=0), default=0, help="Only records with seq > AFTER.")
+@click.option(
+    "--after", type=click.IntRange(min=0), default=0, help="Only records with seq > AFTER."
+)
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most LIMIT records.")
 @click.option("--kind", "kinds", multiple=True, help="Only this kind (repeatable).")
 @click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
@@ -168,8 +178,14 @@ def _records(
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
 def log(
-    obj: _Context, after: int, limit: int | None, kinds: tuple[str, ...],
-    sources: tuple[str, ...], quarantine: bool, follow: bool, as_json: bool,
+    obj: _Context,
+    after: int,
+    limit: int | None,
+    kinds: tuple[str, ...],
+    sources: tuple[str, ...],
+    quarantine: bool,
+    follow: bool,
+    as_json: bool,
 ) -> None:
     """Print records in seq order (or quarantined input with --quarantine)."""
     try:
@@ -190,6 +206,7 @@ def log(
                 _echo_json(record.to_dict())
             else:
                 preview = record.payload[:80].decode("utf-8", "replace")
+                preview = preview.replace("\r", " ").replace("\n", " ")
                 click.echo(
                     f"{record.seq:>6}  {_time(record.received_at)}  {record.source:<11}  "
                     f"{record.kind:<18}  {record.digest[:12]}  {preview}"
@@ -214,8 +231,16 @@ def show(obj: _Context, ref: str, as_json: bool) -> None:
             if as_json:
                 _echo_json(record.to_dict())
                 return
-            for name in ("seq", "received_at", "source", "kind", "key", "digest",
-                         "record_digest", "prev_digest"):
+            for name in (
+                "seq",
+                "received_at",
+                "source",
+                "kind",
+                "key",
+                "digest",
+                "record_digest",
+                "prev_digest",
+            ):
                 value = getattr(record, name)
                 if name == "received_at":
                     value = f"{value} ({_time(value)})"

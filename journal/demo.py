@@ -58,19 +58,25 @@ def run_demo(home: str | None, *, keep: bool, echo: Callable[[str], None]) -> st
             echo("$ journal log")
             for record in journal.read():
                 preview = record.payload[:60].decode("utf-8", "replace")
-                echo(f"{record.seq:>4}  {record.source}  {record.kind:<18} "
-                     f"{record.digest[:12]}  {preview}…")
+                echo(
+                    f"{record.seq:>4}  {record.source}  {record.kind:<18} "
+                    f"{record.digest[:12]}  {preview}…"
+                )
             stats = journal.stats()
             echo("")
             echo("$ journal stats")
-            echo(f"head_seq {stats.head_seq}  records {stats.records}  blobs {stats.blobs}  "
-                 f"quarantined {stats.quarantined}  spooled {stats.spooled}  "
-                 f"sources {stats.sources}")
+            echo(
+                f"head_seq {stats.head_seq}  records {stats.records}  blobs {stats.blobs}  "
+                f"quarantined {stats.quarantined}  spooled {stats.spooled}  "
+                f"sources {stats.sources}"
+            )
             report = journal.verify()
             echo("")
             echo("$ journal verify")
-            echo(f"{'ok' if report.ok else 'FAILED'}: {report.records_checked} records, "
-                 f"{report.blobs_checked} blobs, head {report.head_digest}")
+            echo(
+                f"{'ok' if report.ok else 'FAILED'}: {report.records_checked} records, "
+                f"{report.blobs_checked} blobs, head {report.head_digest}"
+            )
     finally:
         if home is None and not keep:
             shutil.rmtree(target, ignore_errors=True)

@@ -20,8 +20,24 @@ SPOOL_DIR = "spool"
 
 # Filesystem types from /proc/mounts on which LMDB is known to misbehave.
 UNSAFE_FILESYSTEMS = frozenset(
-    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "virtiofs", "drvfs", "fuse",
-     "fuse.sshfs", "fuse.gcsfuse", "fuse.s3fs", "afs", "ceph", "glusterfs", "lustre"}
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "9p",
+        "virtiofs",
+        "drvfs",
+        "fuse",
+        "fuse.sshfs",
+        "fuse.gcsfuse",
+        "fuse.s3fs",
+        "afs",
+        "ceph",
+        "glusterfs",
+        "lustre",
+    }
 )
 
 
@@ -62,9 +78,7 @@ def filesystem_type(path: str) -> str | None:
         if len(parts) < 3:
             continue
         mount = parts[1].replace("\\040", " ")
-        if (real == mount or real.startswith(mount.rstrip("/") + "/")) and len(
-            mount
-        ) >= len(best):
+        if (real == mount or real.startswith(mount.rstrip("/") + "/")) and len(mount) >= len(best):
             best, best_type = mount, parts[2]
     return best_type
 
@@ -74,9 +88,7 @@ def check_filesystem(path: str) -> None:
     if os.environ.get("AGENT_JOURNAL_ALLOW_ANY_FS") == "1":
         return
     fstype = filesystem_type(path)
-    if fstype is not None and (
-        fstype in UNSAFE_FILESYSTEMS or fstype.startswith("fuse.")
-    ):
+    if fstype is not None and (fstype in UNSAFE_FILESYSTEMS or fstype.startswith("fuse.")):
         raise HomeError(
             f"journal home {path} is on a {fstype} filesystem, where LMDB can corrupt "
             "data; use a local disk (set AGENT_JOURNAL_HOME) or "

@@ -51,9 +51,7 @@ class MemoryJournal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _add(
-        self, stored: bytes, source: bytes, kind: bytes, key: bytes, now: int
-    ) -> Appended:
+    def _add(self, stored: bytes, source: bytes, kind: bytes, key: bytes, now: int) -> Appended:
         pdig = _digest.digest(stored)
         prev = bytes.fromhex(self._records[-1].record_digest) if self._records else wire.ZERO_DIGEST
         seq = len(self._records) + 1
@@ -62,18 +60,26 @@ class MemoryJournal:
         self._blobs.setdefault(pdig.hex(), stored)
         self._records.append(
             Record(
-                seq=seq, received_at=now, source=source.decode(), kind=kind.decode(),
-                digest=pdig.hex(), prev_digest=prev.hex(), record_digest=rdig,
-                key=key.decode() or None, payload=stored,
+                seq=seq,
+                received_at=now,
+                source=source.decode(),
+                kind=kind.decode(),
+                digest=pdig.hex(),
+                prev_digest=prev.hex(),
+                record_digest=rdig,
+                key=key.decode() or None,
+                payload=stored,
             )
         )
         if key:
             self._keys[key.decode()] = seq
-        return Appended(seq, pdig.hex(), rdig, False)
+        return Appended(seq, pdig, bytes.fromhex(rdig), False)
 
     def _duplicate(self, seq: int) -> Appended:
         record = self._records[seq - 1]
-        return Appended(seq, record.digest, record.record_digest, True)
+        return Appended(
+            seq, bytes.fromhex(record.digest), bytes.fromhex(record.record_digest), True
+        )
 
     def append(
         self,
@@ -140,12 +146,15 @@ class MemoryJournal:
     def _keep(self, data: bytes, reason: str, source: str, kind: str, now: int) -> int:
         qid = len(self._quarantine) + 1
         self._quarantine.append(
-            QuarantineEntry(id=qid, received_at=now, source=source, kind=kind,
-                            reason=reason, data=bytes(data))
+            QuarantineEntry(
+                id=qid, received_at=now, source=source, kind=kind, reason=reason, data=bytes(data)
+            )
         )
         return qid
 
-    def quarantine(self, data: bytes, reason: str, *, source: str = "generic", kind: str = "") -> int:
+    def quarantine(
+        self, data: bytes, reason: str, *, source: str = "generic", kind: str = ""
+    ) -> int:
         """Keep rejected input with its reason; return its id."""
         return self._keep(data, reason, source, kind, time.time_ns())
 
@@ -210,10 +219,17 @@ class MemoryJournal:
         for record in self._records:
             sources[record.source] = sources.get(record.source, 0) + 1
         return Stats(
-            home=self.home, head_seq=self.head(), head_digest=self.head_digest(),
-            records=len(self._records), blobs=len(self._blobs),
-            bytes=sum(map(len, self._blobs.values())), quarantined=len(self._quarantine),
-            spooled=0, sources=sources, map_size=0, format="memory",
+            home=self.home,
+            head_seq=self.head(),
+            head_digest=self.head_digest(),
+            records=len(self._records),
+            blobs=len(self._blobs),
+            bytes=sum(map(len, self._blobs.values())),
+            quarantined=len(self._quarantine),
+            spooled=0,
+            sources=sources,
+            map_size=0,
+            format="memory",
             payload_format=_payload.FORMAT,
         )
 
@@ -230,9 +246,20 @@ class MemoryJournal:
             elif blob is None or _digest.digest(blob).hex() != record.digest:
                 problem = "payload does not hash to its digest"
             if problem:
-                return VerifyReport(ok=False, head_seq=index - 1, head_digest=prev,
-                                    records_checked=index - 1, blobs_checked=0,
-                                    first_bad_seq=index, problem=problem)
+                return VerifyReport(
+                    ok=False,
+                    head_seq=index - 1,
+                    head_digest=prev,
+                    records_checked=index - 1,
+                    blobs_checked=0,
+                    first_bad_seq=index,
+                    problem=problem,
+                )
             prev = record.record_digest
-        return VerifyReport(ok=True, head_seq=len(self._records), head_digest=prev,
-                            records_checked=len(self._records), blobs_checked=len(self._blobs))
+        return VerifyReport(
+            ok=True,
+            head_seq=len(self._records),
+            head_digest=prev,
+            records_checked=len(self._records),
+            blobs_checked=len(self._blobs),
+        )

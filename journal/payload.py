@@ -13,9 +13,7 @@ A payload is valid when, after stripping:
 3. it is exactly one JSON text (RFC 8259) whose top level is an object;
 4. no string holds a lone UTF-16 surrogate escape (``"\\ud800"``): such a string
    has no UTF-8 form, so the views could not decode it;
-5. containers nest no deeper than the decoders can recurse: CPython's default
-   recursion limit allows about 900 levels (:data:`MAX_DEPTH` levels are always
-   accepted; 10,000 never are); deeper input is rejected, never truncated;
+5. containers nest at most :data:`MAX_DEPTH` (512) levels deep;
 6. every integer fits in 64 bits (``-2**63 .. 2**64-1``).
 
 Floats are not range-checked: ``1e400`` is valid JSON and reads back as infinity.
@@ -30,15 +28,16 @@ that they agree on every input.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import _json
 import sys
 
 from .errors import InvalidPayloadError
 
+# typing costs ~3 ms to import; this module is on the hook path.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 __all__ = [
     "FORMAT",
@@ -58,7 +57,7 @@ DEFAULT_KIND = "generic"
 DEFAULT_KIND_LIMIT = 128
 MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 512
-TOO_DEEP = "nesting too deep to decode"
+TOO_DEEP = f"nesting deeper than {MAX_DEPTH} levels"
 INT_MIN = -(2**63)
 INT_MAX = 2**64 - 1
 _WHITESPACE = b" \t\r\n"
@@ -83,19 +82,6 @@ def _check_frame(data: bytes) -> bytes:
     return data
 
 
-def _check_integers(value: Any) -> None:
-    """Walk a decoded value for integers outside 64 bits (rule 6)."""
-    stack: list[Any] = [value]
-    while stack:
-        item = stack.pop()
-        for child in item.values() if type(item) is dict else item:
-            kind = type(child)
-            if kind is dict or kind is list:
-                stack.append(child)
-            elif kind is int and not INT_MIN <= child <= INT_MAX:
-                raise InvalidPayloadError("integer beyond 64 bits")
-
-
 def _check_surrogates(value: Any) -> None:
     """Reject strings holding lone surrogates (rule 4); only the stdlib lets them in."""
     stack: list[Any] = [value]
@@ -104,18 +90,20 @@ def _check_surrogates(value: Any) -> None:
         if type(item) is dict:
             stack.extend(item.keys())
             stack.extend(item.values())
-        elif type(item) is list:
+        elif type(item) is list or type(item) is tuple:
             stack.extend(item)
         elif type(item) is str and not item.isascii():
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
-                raise InvalidPayloadError(
-                    "string holds a lone UTF-16 surrogate"
-                ) from None
+                raise InvalidPayloadError("string holds a lone UTF-16 surrogate") from None
 
 
 def _parse_int(text: str) -> int:
+    # JSON has no leading zeros, so 21+ characters is out of range; never int() them
+    # (beyond 4300 digits int() raises a ValueError of its own).
+    if len(text) > 21:
+        raise InvalidPayloadError("integer beyond 64 bits")
     value = int(text)
     if not INT_MIN <= value <= INT_MAX:
         raise InvalidPayloadError("integer beyond 64 bits")
@@ -131,7 +119,7 @@ class _ScannerContext:
 
     strict = True
     object_hook = None
-    object_pairs_hook = None
+    object_pairs_hook: Callable[..., Any] | None = None
     parse_float = float
     parse_int = staticmethod(_parse_int)
     parse_constant = staticmethod(_reject_constant)
@@ -140,13 +128,28 @@ class _ScannerContext:
         self.memo: dict[str, str] = {}
 
 
+class _PairsContext(_ScannerContext):
+    """Keeps every key-value pair, so a duplicate key cannot hide a string."""
+
+    object_pairs_hook = list
+
+
+# typeshed wants a make_scanner as the context; CPython reads JSONDecoder's attributes.
+_make_scanner: Any = _json.make_scanner
 _context = _ScannerContext()
-_scan: Callable[[str, int], tuple[Any, int]] = _json.make_scanner(_context)
+_scan: Callable[[str, int], tuple[Any, int]] = _make_scanner(_context)
+_pairs_context = _PairsContext()
+_scan_pairs: Callable[[str, int], tuple[Any, int]] = _make_scanner(_pairs_context)
+_SURROGATE_ESCAPES = tuple(b"\\ud" + bytes([c]) for c in b"89abcdef")
 
 
-def _scan_text(text: str) -> tuple[Any, int]:
+def _scan_text(
+    text: str,
+    scan: Callable[[str, int], tuple[Any, int]] = _scan,
+    context: _ScannerContext = _context,
+) -> tuple[Any, int]:
     try:
-        return _scan(text, 0)
+        return scan(text, 0)
     except InvalidPayloadError:
         raise
     except RecursionError:
@@ -160,19 +163,45 @@ def _scan_text(text: str) -> tuple[Any, int]:
             raise
         import json.decoder  # noqa: F401
 
-        return _scan_text(text)
+        return _scan_text(text, scan, context)
     except ValueError as exc:  # json.JSONDecodeError
         raise InvalidPayloadError(f"not JSON: {exc}") from None
     finally:
-        _context.memo.clear()
+        context.memo.clear()
+
+
+def _kind_name(name: str) -> str:
+    """Cut an event name to :data:`DEFAULT_KIND_LIMIT` UTF-8 bytes."""
+    if len(name) * 4 <= DEFAULT_KIND_LIMIT:
+        return name
+    return name.encode()[:DEFAULT_KIND_LIMIT].decode("utf-8", "ignore")
 
 
 def _hint(value: Any) -> str:
     for field in ("hook_event_name", "type"):
         name = value.get(field)
         if type(name) is str and name:
-            return name[:DEFAULT_KIND_LIMIT]
+            return _kind_name(name)
     return DEFAULT_KIND
+
+
+def _may_be_deep(data: bytes) -> bool:
+    """Cheap necessary condition for nesting deeper than :data:`MAX_DEPTH`."""
+    return len(data) > 2 * MAX_DEPTH and data.count(b"[") + data.count(b"{") > MAX_DEPTH
+
+
+def _check_depth(pairs: Any) -> None:
+    """Walk a value scanned with pairs kept: objects are lists of (key, value) tuples."""
+    stack: list[tuple[Any, int]] = [(pairs, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidPayloadError(TOO_DEEP)
+        for child in item:
+            if type(child) is tuple:
+                child = child[1]
+            if type(child) is list:
+                stack.append((child, depth + 1))
 
 
 def validate(data: bytes) -> bytes:
@@ -199,8 +228,18 @@ def validate_with_kind(data: bytes) -> tuple[bytes, str]:
     value, end = _scan_text(text)
     if end != len(text):
         raise InvalidPayloadError(f"not JSON: trailing data at offset {end}")
+    # A dict keeps only the last value of a duplicate key, so the rarer checks rescan
+    # keeping every pair: an overwritten value must not hide a violation.
+    pairs = None
+    if _may_be_deep(data):
+        pairs = _scan_text(text, _scan_pairs, _pairs_context)[0]
+        _check_depth(pairs)
     if b"\\u" in data:
-        _check_surrogates(value)
+        lowered = data.lower()
+        if any(escape in lowered for escape in _SURROGATE_ESCAPES):
+            if pairs is None:
+                pairs = _scan_text(text, _scan_pairs, _pairs_context)[0]
+            _check_surrogates(pairs)
     return data, _hint(value)
 
 
@@ -210,18 +249,22 @@ _fast: Callable[[bytes], tuple[bytes, str]] | None = None
 def _make_fast() -> Callable[[bytes], tuple[bytes, str]]:
     import msgspec
 
-    class Probe(msgspec.Struct):
-        # Only these two fields are materialised; msgspec validates and skips the rest.
-        hook_event_name: Any = None
-        type: Any = None
+    # Only these two fields are materialised; msgspec validates and skips the rest.
+    # (defstruct takes real types: this module does not import typing at run time.)
+    Probe = msgspec.defstruct("Probe", [("hook_event_name", object, None), ("type", object, None)])
 
     probe = msgspec.json.Decoder(Probe).decode
-    full = msgspec.json.Decoder(float_hook=float).decode
     decode_error = msgspec.DecodeError
     validation_error = msgspec.ValidationError
 
     def fast(data: bytes) -> tuple[bytes, str]:
         data = _check_frame(data)
+        # UTF-8 first, as validate() does: msgspec raises a bare UnicodeDecodeError
+        # when it materialises a bad string inside a probed field.
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidPayloadError(f"not UTF-8: invalid byte at offset {exc.start}") from None
         try:
             fields = probe(data)
         except RecursionError:
@@ -230,20 +273,16 @@ def _make_fast() -> Callable[[bytes], tuple[bytes, str]]:
             raise InvalidPayloadError("not a JSON object") from None
         except decode_error as exc:
             raise InvalidPayloadError(f"not JSON: {exc}") from None
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidPayloadError(
-                f"not UTF-8: invalid byte at offset {exc.start}"
-            ) from None
-        if _LONG_DIGIT_RUN in data.translate(_DIGITS_TABLE):
-            _check_integers(full(data))
-        name = fields.hook_event_name
+        if _may_be_deep(data) or _LONG_DIGIT_RUN in data.translate(_DIGITS_TABLE):
+            # Maybe too deep, or an integer beyond 64 bits (possibly behind a duplicate
+            # key that a decoded dict would drop): the reference validator decides.
+            validate_with_kind(data)
+        name = fields.hook_event_name  # type: ignore[attr-defined]
         if type(name) is not str or not name:
-            name = fields.type
+            name = fields.type  # type: ignore[attr-defined]
             if type(name) is not str or not name:
                 return data, DEFAULT_KIND
-        return data, name[:DEFAULT_KIND_LIMIT]
+        return data, _kind_name(name)
 
     return fast
 

@@ -42,7 +42,12 @@ class Record(msgspec.Struct, frozen=True, kw_only=True, tag="journal.record"):
             "prev_digest": self.prev_digest,
         }
         if with_payload:
-            out["payload"] = msgspec.Raw(self.payload)
+            payload = self.payload
+            if b"\n" in payload or b"\r" in payload:
+                # Stored bytes may be indented, but a JSON Lines record must stay on one
+                # line. In valid JSON, CR and LF occur only as whitespace between tokens.
+                payload = payload.replace(b"\r", b" ").replace(b"\n", b" ")
+            out["payload"] = msgspec.Raw(payload)
         return out
 
 

@@ -10,15 +10,29 @@ __all__ = ["Appended", "Quarantined"]
 
 
 class Appended:
-    """One accepted append: its seq, payload digest (hex), and whether it was known."""
+    """One accepted append: its seq, payload digest, and whether it was known.
 
-    __slots__ = ("digest", "duplicate", "record_digest", "seq")
+    Digests are kept raw and rendered as hex on access: a batch creates one of
+    these per record.
+    """
 
-    def __init__(self, seq: int, digest: str, record_digest: str, duplicate: bool) -> None:
+    __slots__ = ("_digest", "_record_digest", "duplicate", "seq")
+
+    def __init__(self, seq: int, digest: bytes, record_digest: bytes, duplicate: bool) -> None:
         self.seq = seq
-        self.digest = digest
-        self.record_digest = record_digest
+        self._digest = digest
+        self._record_digest = record_digest
         self.duplicate = duplicate
+
+    @property
+    def digest(self) -> str:
+        """The payload digest (lowercase hex), the content address ``show`` accepts."""
+        return self._digest.hex()
+
+    @property
+    def record_digest(self) -> str:
+        """The record's own digest (lowercase hex) in the hash chain."""
+        return self._record_digest.hex()
 
     def to_dict(self) -> dict[str, object]:
         """Return the JSON shape the CLI prints (``append --json``)."""

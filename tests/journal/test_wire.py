@@ -1,0 +1,195 @@
+"""Byte layouts: records, segments and quarantine entries round-trip, and damage is caught."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from journal import wire
+from journal.errors import CorruptionError
+
+_u64 = st.integers(min_value=0, max_value=2**64 - 1)
+_digests = st.binary(min_size=32, max_size=32)
+_names = st.text(min_size=1, max_size=20).filter(lambda s: len(s.encode()) <= wire.MAX_NAME_BYTES)
+_keys = st.just("") | st.text(min_size=1, max_size=40)
+
+
+@st.composite
+def entries(draw: st.DrawFn) -> tuple[tuple[int, int, bytes, bytes, str, str, str], bytes]:
+    """One entry's fields and its inline payload (empty when another entry holds it)."""
+    fields = (
+        draw(_u64),
+        draw(_u64),
+        draw(_digests),
+        draw(_digests),
+        draw(_names),
+        draw(_names),
+        draw(_keys),
+    )
+    return fields, draw(st.just(b"") | st.binary(min_size=1, max_size=200))
+
+
+def encode_entry(fields: tuple[int, int, bytes, bytes, str, str, str], inline: bytes) -> bytes:
+    seq, received_at, pdig, prev, source, kind, key = fields
+    record = wire.encode_record(
+        seq, received_at, pdig, prev, source.encode(), kind.encode(), key.encode()
+    )
+    return record + wire.encode_inline(inline)
+
+
+def test_record_layout_is_fixed() -> None:
+    """A record is version, seq, time, two digests, three u16 lengths, then the names."""
+    pdig, prev = bytes(range(32)), bytes(range(32, 64))
+    record = wire.encode_record(7, 1_700_000_000_000_000_000, pdig, prev, b"codex", b"Stop", b"k")
+    expected = (
+        b"\x01"
+        + (7).to_bytes(8, "big")
+        + (1_700_000_000_000_000_000).to_bytes(8, "big")
+        + pdig
+        + prev
+        + (5).to_bytes(2, "big")
+        + (4).to_bytes(2, "big")
+        + (1).to_bytes(2, "big")
+        + b"codexStopk"
+    )
+    assert record == expected
+    assert wire.encode_inline(b"{}") == b"\x00\x00\x00\x02{}"
+
+
+@given(items=st.lists(entries(), min_size=1, max_size=6))
+def test_segment_round_trip(
+    items: list[tuple[tuple[int, int, bytes, bytes, str, str, str], bytes]],
+) -> None:
+    """Entries encoded one after another decode back to the same fields, in order."""
+    segment = b"".join(encode_entry(fields, inline) for fields, inline in items)
+    decoded = list(wire.iter_segment(segment))
+    assert len(decoded) == len(items)
+    for entry, (fields, inline) in zip(decoded, items, strict=True):
+        seq, received_at, pdig, prev, source, kind, key = fields
+        assert (entry.seq, entry.received_at) == (seq, received_at)
+        assert (entry.payload_digest, entry.prev_digest) == (pdig, prev)
+        assert (entry.source, entry.kind) == (source, kind)
+        assert entry.key == (key or None)
+        assert entry.inline == (inline or None)
+        assert entry.record == encode_entry(fields, b"")[:-4]
+
+
+def test_empty_segment_has_no_entries() -> None:
+    """Zero bytes decode to zero entries (the store treats that as corruption itself)."""
+    assert list(wire.iter_segment(b"")) == []
+
+
+@given(items=st.lists(entries(), min_size=1, max_size=4), data=st.data())
+def test_truncated_segment_is_corrupt(
+    items: list[tuple[tuple[int, int, bytes, bytes, str, str, str], bytes]], data: st.DataObject
+) -> None:
+    """A segment cut anywhere but between entries raises CorruptionError."""
+    encoded = [encode_entry(fields, inline) for fields, inline in items]
+    segment = b"".join(encoded)
+    boundaries = {0}
+    for part in encoded:
+        boundaries.add(max(boundaries) + len(part))
+    cut = data.draw(
+        st.integers(min_value=1, max_value=len(segment) - 1).filter(lambda n: n not in boundaries)
+    )
+    with pytest.raises(CorruptionError):
+        list(wire.iter_segment(segment[:cut]))
+
+
+@given(entry=entries(), version=st.integers(min_value=0, max_value=255))
+def test_unknown_record_version_is_corrupt(
+    entry: tuple[tuple[int, int, bytes, bytes, str, str, str], bytes], version: int
+) -> None:
+    """A record whose version byte is not 1 raises CorruptionError naming the version."""
+    segment = encode_entry(*entry)
+    garbled = bytes([version]) + segment[1:]
+    if version == wire.RECORD_VERSION:
+        assert len(list(wire.iter_segment(garbled))) == 1
+    else:
+        with pytest.raises(CorruptionError, match=f"unknown record version {version}"):
+            list(wire.iter_segment(garbled))
+
+
+_GOOD = encode_entry((1, 2, bytes(32), bytes(32), "codex", "Stop", ""), b"{}")
+_HEAD = struct.calcsize(">BQQ32s32sHHH")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _GOOD[:-6] + (1000).to_bytes(4, "big") + b"{}",
+        _GOOD[: _HEAD - 6] + b"\xff\xff" + _GOOD[_HEAD - 4 :],
+        _GOOD[:_HEAD] + b"\xff" + _GOOD[_HEAD + 1 :],
+        _GOOD + b"\x01\x02\x03",
+        b"\x01" + b"garbage that is not a segment at all, not even close" * 2,
+    ],
+    ids=["inline-too-long", "name-too-long", "source-not-utf8", "trailing-junk", "junk"],
+)
+def test_garbled_segment_is_corrupt(value: bytes) -> None:
+    """Bad lengths, non-UTF-8 names and junk raise CorruptionError, never anything else."""
+    assert [e.inline for e in wire.iter_segment(_GOOD)] == [b"{}"]
+    with pytest.raises(CorruptionError):
+        list(wire.iter_segment(value))
+
+
+@given(
+    received_at=_u64,
+    source=st.text(max_size=20),
+    kind=st.text(max_size=20),
+    reason=st.text(max_size=80),
+    data=st.binary(max_size=300),
+)
+def test_quarantine_round_trip(
+    received_at: int, source: str, kind: str, reason: str, data: bytes
+) -> None:
+    """A quarantine entry decodes to what was encoded, with the input byte for byte."""
+    value = wire.encode_quarantine(
+        received_at, source.encode(), kind.encode(), reason.encode(), data
+    )
+    assert wire.decode_quarantine(value) == (received_at, source, kind, reason, data)
+
+
+def test_quarantine_damage_is_corrupt() -> None:
+    """A short, mis-versioned, over-long or non-UTF-8 quarantine entry is corrupt."""
+    value = wire.encode_quarantine(5, b"codex", b"Stop", b"not JSON", b"{oops")
+    header = struct.calcsize(">BQHHI")
+    with pytest.raises(CorruptionError, match="unreadable"):
+        wire.decode_quarantine(value[: header - 1])
+    with pytest.raises(CorruptionError, match="unknown quarantine version 2"):
+        wire.decode_quarantine(b"\x02" + value[1:])
+    with pytest.raises(CorruptionError, match="shorter than its header"):
+        wire.decode_quarantine(value[: header + 7])
+    with pytest.raises(CorruptionError, match="unreadable"):
+        wire.decode_quarantine(value[:header] + b"\xff" + value[header + 1 :])
+
+
+@given(a=_u64, b=_u64)
+def test_seq_keys_sort_like_seqs(a: int, b: int) -> None:
+    """Seq keys are 8 bytes, round-trip, and sort in the same order as the numbers."""
+    ka, kb = wire.seq_key(a), wire.seq_key(b)
+    assert len(ka) == 8
+    assert wire.seq_of_key(ka) == a
+    assert (ka < kb) == (a < b)
+
+
+_damaged = st.binary(max_size=200) | st.builds(
+    lambda at, byte: _GOOD[:at] + bytes([byte]) + _GOOD[at + 1 :],
+    st.integers(0, len(_GOOD) - 1),
+    st.integers(0, 255),
+)
+
+
+@given(value=_damaged)
+def test_any_bytes_decode_or_are_corrupt(value: bytes) -> None:
+    """Decoding any bytes yields entries or raises CorruptionError, never another error."""
+    try:
+        list(wire.iter_segment(value))
+    except CorruptionError:
+        pass
+    try:
+        wire.decode_quarantine(value)
+    except CorruptionError:
+        pass
