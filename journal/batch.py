@@ -1,0 +1,154 @@
+"""Batched appends: many payloads, one write transaction.
+
+Kept apart from :mod:`journal.store` because it needs msgspec (through
+:mod:`journal._prepare`), which the hook path must never import. The layout and
+the rules are the store's: see its docstring and :mod:`journal.wire`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import lmdb
+
+from . import digest as _digest
+from . import wire
+from ._prepare import prepare
+from .errors import StoreError
+from .results import Appended, Quarantined
+from .store import _ANCHOR, _name, _seq_key, _u64
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from .store import LmdbJournal
+
+__all__ = ["append_batch"]
+
+
+def append_batch(
+    journal: LmdbJournal,
+    items: Iterable[bytes],
+    *,
+    source: str,
+    kind: str | None,
+    key: str | None,
+    received_at: int | None,
+    progress: Callable[[int], None] | None,
+    parallel: bool | None,
+) -> list[Appended | Quarantined]:
+    """Append ``items`` to ``journal`` in one transaction (``LmdbJournal.append_batch``)."""
+    source_b = _name(source, "source")
+    kind_b = _name(kind, "kind") if kind is not None else None
+    if key is not None:
+        _name(key, "key", wire.MAX_KEY_BYTES - 12)
+    batch = items if isinstance(items, list) else list(items)
+    now = received_at if received_at is not None else time.time_ns()
+    results: list[Appended | Quarantined | None] = [None] * len(batch)
+    bad: list[tuple[int, str]] = []
+    chunks = prepare(batch, parallel=parallel)  # forks (if at all) before the txn
+    journal._check_pid()
+    try:
+        with journal._env.begin(write=True) as txn:
+            for good, rejected in chunks:
+                bad.extend(rejected)
+                _write_batch(journal, txn, good, source_b, kind_b, key, now, results)
+                if progress is not None:
+                    progress(len(good) + len(rejected))
+            qcur = txn.cursor(db=journal._quarantine)
+            next_q = _u64(qcur.key()) + 1 if qcur.last() else 1
+            for line, reason in bad:
+                value = wire.encode_quarantine(
+                    now, source_b, kind_b or b"", reason.encode(), batch[line - 1]
+                )
+                qcur.put(_seq_key(next_q), value, append=True)
+                results[line - 1] = Quarantined(next_q, reason, line)
+                next_q += 1
+    except lmdb.Error as exc:
+        raise StoreError(f"batch append failed: {exc}") from None
+    finally:
+        chunks.close()
+    return [r for r in results if r is not None]
+
+
+def _write_batch(
+    journal: LmdbJournal,
+    txn: lmdb.Transaction,
+    good: list[tuple[int, bytes, bytes, bytes]],
+    source_b: bytes,
+    kind_b: bytes | None,
+    key: str | None,
+    now: int,
+    results: list[Appended | Quarantined | None],
+) -> None:
+    """Write one chunk of valid items; ``good`` is (line, stored, digest, kind)."""
+    if key is not None:  # keyed batch: drop items whose key is already known
+        fresh = []
+        segment: dict[int, wire.Entry] = {}  # a retried batch hits one segment after another
+        for item in good:
+            known = txn.get(f"{key}:{item[0]}".encode(), db=journal._idem)
+            if known is None:
+                fresh.append(item)
+                continue
+            seq = _u64(known)
+            if seq not in segment:
+                segment = {e.seq: e for e in journal._segment_of(txn, seq)}
+            entry = segment[seq]
+            results[item[0] - 1] = Appended(
+                seq, entry.payload_digest, _digest.digest(entry.record), True
+            )
+        good = fresh
+    if not good:
+        return
+    last_seq, prev = journal._last(txn)
+    first_seq = last_seq + 1
+    # One put per distinct digest, pointing at the first record that carries it.
+    first_of: dict[bytes, int] = {}
+    for offset, item in enumerate(good):
+        first_of.setdefault(item[2], first_seq + offset)
+    pairs = [(d, _seq_key(s)) for d, s in first_of.items()]
+    bcur = txn.cursor(db=journal._blobs)
+    _consumed, added = bcur.putmulti(pairs, overwrite=False)
+    if added == len(pairs):
+        holders = first_of
+    else:  # some digests were stored before: the index keeps the older seq
+        holders = {bytes(d): _u64(v) for d, v in bcur.getmulti([d for d, _ in pairs])}
+    put = txn.cursor(db=journal._log).put
+    head, inline, sha = wire.RECORD_HEAD.pack, wire.encode_inline, _digest.digest
+    version, ls = wire.RECORD_VERSION, len(source_b)
+    tails: dict[tuple[bytes, bytes], tuple[int, int, bytes]] = {}
+    parts: list[bytes] = []
+    segment_seq, segment_len, size = first_seq, 0, 0
+    keyed = []
+    seq = first_seq
+    for line, stored, pdig, item_kind in good:
+        if kind_b is not None:
+            item_kind = kind_b
+        key_b = f"{key}:{line}".encode() if key is not None else b""
+        tail = tails.get((item_kind, key_b))
+        if tail is None:
+            tail = (len(item_kind), len(key_b), source_b + item_kind + key_b)
+            tails[item_kind, key_b] = tail
+        record = head(version, seq, now, pdig, prev, ls, tail[0], tail[1]) + tail[2]
+        body = stored if holders[pdig] == seq else b""
+        parts.append(record)
+        parts.append(inline(body))
+        size += len(body)
+        segment_len += 1
+        if key_b:
+            keyed.append((key_b, _seq_key(seq)))
+            del tails[item_kind, key_b]  # keys are unique: do not let the cache grow
+        prev = sha(record)
+        results[line - 1] = Appended(seq, pdig, prev, False)
+        seq += 1
+        if segment_len >= wire.SEGMENT_ENTRIES or size >= wire.SEGMENT_BYTES:
+            if not put(_seq_key(segment_seq), b"".join(parts), append=True):
+                raise StoreError(f"seq {segment_seq} is not above the last log key")
+            parts, segment_seq, segment_len, size = [], seq, 0, 0
+    if parts and not put(_seq_key(segment_seq), b"".join(parts), append=True):
+        raise StoreError(f"seq {segment_seq} is not above the last log key")
+    if keyed:
+        txn.cursor(db=journal._idem).putmulti(keyed)
+    journal._bump(txn, {source_b: len(good)})
+    txn.put(_ANCHOR, _seq_key(seq - 1) + prev, db=journal._meta)
