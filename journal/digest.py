@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 
     class _Hash(Protocol):
         def digest(self) -> bytes: ...
+        def update(self, data: bytes, /) -> None: ...
+        def copy(self) -> _Hash: ...
 
 
-__all__ = ["ALGORITHM", "digest", "from_hex", "to_hex", "use_openssl"]
+__all__ = ["ALGORITHM", "digest", "from_hex", "hasher", "to_hex", "use_openssl"]
 
 ALGORITHM = "sha256"
 
@@ -43,6 +45,11 @@ def use_openssl() -> None:
 
 if "hashlib" in sys.modules:  # someone already paid for OpenSSL; use it
     use_openssl()
+
+
+def hasher() -> Callable[[bytes], _Hash]:
+    """Return the current SHA-256 constructor, for hot loops that hash many records."""
+    return _sha256
 
 
 def digest(data: bytes) -> bytes:

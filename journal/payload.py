@@ -49,6 +49,7 @@ __all__ = [
     "validate",
     "validate_fast",
     "validate_fast_with_kind",
+    "validate_many",
     "validate_with_kind",
 ]
 
@@ -243,21 +244,34 @@ def validate_with_kind(data: bytes) -> tuple[bytes, str]:
     return data, _hint(value)
 
 
-_fast: Callable[[bytes], tuple[bytes, str]] | None = None
+class _Fast:
+    """The msgspec validator, built on first use (importing msgspec costs ~30 ms)."""
 
+    def __init__(self) -> None:
+        import msgspec
 
-def _make_fast() -> Callable[[bytes], tuple[bytes, str]]:
-    import msgspec
+        # Only these two fields are materialised; msgspec validates and skips the rest.
+        # (defstruct takes real types: this module does not import typing at run time.)
+        probe_type = msgspec.defstruct(
+            "Probe", [("hook_event_name", object, None), ("type", object, None)]
+        )
+        decoder = msgspec.json.Decoder(probe_type)
+        self.probe = decoder.decode
+        self.probe_lines = decoder.decode_lines
+        self.errors = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+        self.decode_error = msgspec.DecodeError
+        self.validation_error = msgspec.ValidationError
 
-    # Only these two fields are materialised; msgspec validates and skips the rest.
-    # (defstruct takes real types: this module does not import typing at run time.)
-    Probe = msgspec.defstruct("Probe", [("hook_event_name", object, None), ("type", object, None)])
+    @staticmethod
+    def kind(fields: Any) -> str:
+        name = fields.hook_event_name
+        if type(name) is not str or not name:
+            name = fields.type
+            if type(name) is not str or not name:
+                return DEFAULT_KIND
+        return _kind_name(name)
 
-    probe = msgspec.json.Decoder(Probe).decode
-    decode_error = msgspec.DecodeError
-    validation_error = msgspec.ValidationError
-
-    def fast(data: bytes) -> tuple[bytes, str]:
+    def one(self, data: bytes) -> tuple[bytes, str]:
         data = _check_frame(data)
         # UTF-8 first, as validate() does: msgspec raises a bare UnicodeDecodeError
         # when it materialises a bad string inside a probed field.
@@ -266,35 +280,113 @@ def _make_fast() -> Callable[[bytes], tuple[bytes, str]]:
         except UnicodeDecodeError as exc:
             raise InvalidPayloadError(f"not UTF-8: invalid byte at offset {exc.start}") from None
         try:
-            fields = probe(data)
+            fields = self.probe(data)
         except RecursionError:
             raise InvalidPayloadError(TOO_DEEP) from None
-        except validation_error:
+        except self.validation_error:
             raise InvalidPayloadError("not a JSON object") from None
-        except decode_error as exc:
+        except self.decode_error as exc:
             raise InvalidPayloadError(f"not JSON: {exc}") from None
         if _may_be_deep(data) or _LONG_DIGIT_RUN in data.translate(_DIGITS_TABLE):
             # Maybe too deep, or an integer beyond 64 bits (possibly behind a duplicate
             # key that a decoded dict would drop): the reference validator decides.
             validate_with_kind(data)
-        name = fields.hook_event_name  # type: ignore[attr-defined]
-        if type(name) is not str or not name:
-            name = fields.type  # type: ignore[attr-defined]
-            if type(name) is not str or not name:
-                return data, DEFAULT_KIND
-        return data, _kind_name(name)
+        return data, self.kind(fields)
 
-    return fast
+    def screen(
+        self, items: list[bytes], joined: bytes | None = None
+    ) -> tuple[list[Any], set[int]] | None:
+        """Check a whole list at once; return probes and the items to re-check alone.
+
+        Whole-list checks (one UTF-8 decode, one digit scan, one msgspec pass over
+        the lines) cost a fraction of per-item calls. Anything they cannot vouch for
+        is returned for the per-item validator; ``None`` means check every item.
+        """
+        if joined is None:
+            joined = b"\n".join(items)
+            if joined.count(b"\n") != len(items) - 1:
+                return None  # an item holds a newline: lines do not map to items
+        try:
+            joined.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        again: set[int] = set()
+        for index, data in enumerate(items):
+            # Every item must be one {...} for the lines to map one to one onto items:
+            # a blank item (no value) could otherwise cancel out "{}{}" (two values).
+            if not (data.startswith(b"{") and data.endswith(b"}")):
+                return None
+            if len(data) > 2 * MAX_DEPTH:  # long enough to nest too deep, or be too big
+                again.add(index)
+        digits = joined.translate(_DIGITS_TABLE)
+        found = digits.find(_LONG_DIGIT_RUN)
+        if found >= 0:
+            import bisect
+            import itertools
+
+            ends = list(itertools.accumulate(len(data) + 1 for data in items))
+            while found >= 0:
+                index = bisect.bisect_right(ends, found)
+                again.add(index)
+                found = digits.find(_LONG_DIGIT_RUN, ends[index])
+        try:
+            probes = self.probe_lines(joined)
+        except self.errors:
+            return None
+        if len(probes) != len(items):
+            return None  # a blank item, or two values on one line
+        return probes, again
+
+    def many(
+        self, items: list[bytes], joined: bytes | None = None
+    ) -> list[tuple[bytes, str] | str]:
+        screened = self.screen(items, joined) if items else None
+        out: list[tuple[bytes, str] | str] = []
+        append, one, kind = out.append, self.one, self.kind
+        if screened is None:
+            for data in items:
+                try:
+                    append(one(data))
+                except InvalidPayloadError as exc:
+                    append(exc.reason)
+            return out
+        probes, again = screened
+        for index, data in enumerate(items):
+            if index in again:
+                try:
+                    append(one(data))
+                except InvalidPayloadError as exc:
+                    append(exc.reason)
+            else:
+                append((data.strip(_WHITESPACE), kind(probes[index])))
+        return out
+
+
+_fast: _Fast | None = None
+
+
+def _get_fast() -> _Fast:
+    global _fast
+    if _fast is None:
+        _fast = _Fast()
+    return _fast
 
 
 def validate_fast(data: bytes) -> bytes:
     """Same verdict and result as :func:`validate`, using msgspec (for batches)."""
-    return validate_fast_with_kind(data)[0]
+    return _get_fast().one(data)[0]
 
 
 def validate_fast_with_kind(data: bytes) -> tuple[bytes, str]:
     """Same verdict and result as :func:`validate_with_kind`, using msgspec."""
-    global _fast
-    if _fast is None:
-        _fast = _make_fast()
-    return _fast(data)
+    return _get_fast().one(data)
+
+
+def validate_many(items: list[bytes], joined: bytes | None = None) -> list[tuple[bytes, str] | str]:
+    """Validate a list at once: ``(stored, kind)`` per valid item, the reason otherwise.
+
+    Same verdicts and results as :func:`validate_with_kind` item by item, faster on
+    lists of hook events (see :meth:`_Fast.screen`). ``joined``, if given, must be
+    ``b"\\n".join(items)`` with no newline inside any item.
+    """
+    return _get_fast().many(items, joined)

@@ -234,9 +234,9 @@ class LmdbJournal:
         quarantined in the same transaction and reported as :class:`Quarantined`
         (with their 1-based position as ``line``), so a bad item never costs the
         good ones. With ``key``, item *i* gets the idempotency key ``f"{key}:{i}"``,
-        which makes retrying a whole batch safe. Large batches validate and hash on a
-        second core while writing (:mod:`journal._prepare`); ``parallel`` forces it
-        on or off.
+        which makes retrying a whole batch safe. Large batches validate and hash in a
+        forked worker while the parent writes (:mod:`journal._prepare`); ``parallel``
+        forces that on or off.
         """
         from .batch import append_batch
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = [
+    "INLINE_LENGTH",
     "MAX_KEY_BYTES",
     "MAX_NAME_BYTES",
     "RECORD_HEAD",
@@ -68,6 +69,8 @@ _HEAD = struct.Struct(">BQQ32s32sHHH")
 #: The fixed part of a record; the UTF-8 source, kind and key follow it.
 RECORD_HEAD = _HEAD
 _INLINE = struct.Struct(">I")
+#: The u32 length that follows a record in an entry.
+INLINE_LENGTH = _INLINE
 _QUARANTINE = struct.Struct(">BQHHI")
 
 seq_key = _SEQ.pack

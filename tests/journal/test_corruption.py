@@ -20,8 +20,6 @@ import subprocess
 import sys
 import uuid
 
-import pytest
-
 from journal import wire
 from journal.records import Record
 from journal.store import LmdbJournal

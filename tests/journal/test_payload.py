@@ -198,7 +198,9 @@ def test_ten_thousand_deep_nesting(validate: Validator, opener: bytes) -> None:
 
 
 @pytest.mark.parametrize("depth", [payload.MAX_DEPTH + 1, 600, 990, 992, 995, 2_000])
-@pytest.mark.parametrize(("opener", "closer"), [(b"[", b"]"), (b"{", b"}")], ids=["array", "object"])
+@pytest.mark.parametrize(
+    ("opener", "closer"), [(b"[", b"]"), (b"{", b"}")], ids=["array", "object"]
+)
 def test_nesting_beyond_max_depth_is_refused(
     validate: Validator, depth: int, opener: bytes, closer: bytes
 ) -> None:
@@ -443,6 +445,30 @@ def test_validators_agree(data: bytes) -> None:
     assert slow == fast
     if slow is not None:
         assert slow[0] == data.strip(b" \t\r\n")
+
+
+def _one_by_one(items: list[bytes]) -> list[tuple[bytes, str] | str]:
+    out: list[tuple[bytes, str] | str] = []
+    for data in items:
+        try:
+            out.append(payload.validate_with_kind(data))
+        except InvalidPayloadError as exc:
+            out.append(exc.reason)
+    return out
+
+
+def _verdicts_only(results: list[tuple[bytes, str] | str]) -> list[tuple[bytes, str] | None]:
+    return [None if isinstance(r, str) else r for r in results]
+
+
+@given(items=st.lists(json_ish(), max_size=12))
+@example(items=[b"", b"{}{}"])  # a blank item must not shift the lines that follow
+@example(items=[b"{}", b'{"a":1}\n{"b":2}'])  # an item holding a newline
+@example(items=[b'{"n":' + b"1" * 19 + b"}", b"{}", b'{"n":' + b"1" * 21 + b"}"])
+@example(items=[b'{"a":' + b"[" * 600 + b"]" * 600 + b"}", b'{"type":"t"}'])
+def test_whole_list_validation_agrees_item_by_item(items: list[bytes]) -> None:
+    """validate_many gives, for every item, the verdict, bytes and kind of validate_with_kind."""
+    assert _verdicts_only(payload.validate_many(items)) == _verdicts_only(_one_by_one(items))
 
 
 @given(value=_objects)
