@@ -1,6 +1,6 @@
 """``journal demo``: a fresh journal from a bundled, real-shaped Claude Code session.
 
-The session (``journal/data/demo-session.jsonl``) is real hook payloads re-threaded
+The session (``journal/demo-session.jsonl``) is real hook payloads re-threaded
 into one session by ``tools/make_demo_session.py``. Each event is appended the way a
 hook appends it (one process-style append each, with an idempotency key where Claude
 Code gives an id), then the demo prints the log, stats and verify.
@@ -25,7 +25,7 @@ __all__ = ["demo_events", "run_demo"]
 
 def demo_events() -> list[bytes]:
     """Return the bundled session's payloads, one compact JSON object each."""
-    text = resources.files("journal").joinpath("data/demo-session.jsonl").read_bytes()
+    text = resources.files("journal").joinpath("demo-session.jsonl").read_bytes()
     return [line for line in text.split(b"\n") if line]
 
 
