@@ -3,8 +3,8 @@
 A batch append spends most of its time validating and hashing payloads, work that
 needs no LMDB. Each chunk is checked as a whole where possible
 (:func:`journal.payload.validate_many`). For large batches a forked worker does this
-while the parent writes the previous chunk, so the two overlap (+40 % throughput,
-docs/performance.md). The worker never touches the LMDB environment: it is forked
+while the parent writes the previous chunk, so the two overlap (+29–37 % batch
+throughput in docs/performance.md). The worker never touches the LMDB environment: it is forked
 before the write transaction begins, reads only one joined copy of the input (so
 it does not write to the parent's objects' pages), sends back digests, kinds and
 verdicts, and leaves with ``os._exit``. If it cannot start or dies, the parent does

@@ -46,7 +46,7 @@ def append_batch(
         _name(key, "key", wire.MAX_KEY_BYTES - 12)
     batch = items if isinstance(items, list) else list(items)
     # A batch keeps many new objects alive at once; the cyclic GC would re-scan them
-    # over and over for nothing (they hold no cycles), costing a third of the time.
+    # over and over for nothing (they hold no cycles): ~13 % of a 100k-record batch.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     now = received_at if received_at is not None else time.time_ns()

@@ -150,19 +150,25 @@ def _records(
     sources: tuple[str, ...],
     follow: bool,
 ) -> Iterator[Record]:
+    if not follow:
+        yield from journal.read(
+            after=after, limit=limit, kinds=kinds or None, sources=sources or None
+        )
+        return
+    # Following: read everything and filter here, so that the position advances past
+    # records the filters skip. (Taking head() as the position instead would skip a
+    # record committed between the last read and that call.)
     position, remaining = after, limit
-    while True:
-        for record in journal.read(
-            after=position, limit=remaining, kinds=kinds or None, sources=sources or None
-        ):
+    while remaining != 0:
+        for record in journal.read(after=position):
             position = record.seq
+            if (kinds and record.kind not in kinds) or (sources and record.source not in sources):
+                continue
             yield record
             if remaining is not None:
                 remaining -= 1
-        if not follow or remaining == 0:
-            return
-        # Records filtered out still advance the position.
-        position = max(position, journal.head()) if not (kinds or sources) else position
+                if remaining == 0:
+                    return
         time.sleep(_FOLLOW_POLL_SECONDS)
 
 

@@ -276,6 +276,29 @@ def test_log_follow_prints_records_appended_after_it_started(home: str) -> None:
     assert b"Traceback" not in stderr
 
 
+def test_log_follow_with_a_filter_prints_only_matching_new_records(home: str) -> None:
+    """--follow --kind skips other kinds, before and after it caught up, in seq order."""
+    ok(home, "append", data=b'{"type":"a","n":1}')
+    ok(home, "append", data=b'{"type":"b","n":2}')
+    follower = subprocess.Popen(
+        [JOURNAL_BIN, "--home", home, "log", "--follow", "--json", "--kind", "b"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdout = cast(IO[bytes], follower.stdout)
+    lines = _lines(stdout)
+    try:
+        assert json.loads(lines.get(timeout=60))["seq"] == 2
+        for n, kind in enumerate("aab", start=3):
+            ok(home, "append", data=b'{"type":"%s","n":%d}' % (kind.encode(), n))
+        assert json.loads(lines.get(timeout=60))["seq"] == 5  # 3 and 4 are kind a
+    finally:
+        follower.terminate()
+        follower.wait(30)
+        stdout.close()
+        cast(IO[bytes], follower.stderr).close()
+
+
 def test_log_of_indented_payloads_keeps_one_record_per_line(home: str) -> None:
     indented = b'{\n  "hook_event_name": "Stop",\r\n  "text": "a\\nb"\n}\n'
     ok(home, "append", data=indented)

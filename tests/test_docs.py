@@ -142,3 +142,14 @@ def test_invariants_page_lists_one_to_eight_with_existing_tests() -> None:
             assert "not yet built" in body
         else:
             assert re.search(r"`tests/[\w/]+\.py`", body), f"invariant {number} names no test"
+
+
+def test_every_test_the_docs_name_exists() -> None:
+    """Each `test_…` function named in the explanation and how-to pages is defined."""
+    defined = set()
+    for path in (REPO / "tests").rglob("*.py"):
+        defined.update(re.findall(r"^\s*def (test_\w+)\(", path.read_text(), re.M))
+    pages = [INVARIANTS, *sorted((DOCS / "how-to").glob("*.md"))]
+    named = {name for page in pages for name in re.findall(r"`(test_\w+)`", page.read_text())}
+    assert named, "the pages name no tests"
+    assert not named - defined, f"named but not defined: {sorted(named - defined)}"
