@@ -12,7 +12,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import click
-import msgspec
 
 from . import __version__
 from .errors import InvalidPayloadError, JournalError, UsageError
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["cli", "main"]
 
-_json = msgspec.json.Encoder()
 _FOLLOW_POLL_SECONDS = 0.2
 
 
@@ -49,7 +47,10 @@ class _Context:
 
 
 def _echo_json(value: object) -> None:
-    sys.stdout.buffer.write(_json.encode(value) + b"\n")
+    # msgspec is imported on first use: `journal append` without --json never needs it.
+    import msgspec
+
+    sys.stdout.buffer.write(msgspec.json.encode(value) + b"\n")
 
 
 def _fail(exc: JournalError) -> click.ClickException:
@@ -252,11 +253,15 @@ def show(obj: _Context, ref: str, as_json: bool) -> None:
                     value = f"{value} ({_time(value)})"
                 click.echo(f"{name + ':':<15}{value}")
             click.echo("payload:")
+            import msgspec
+
             sys.stdout.buffer.write(msgspec.json.format(record.payload, indent=2) + b"\n")
             return
         full = journal.resolve_digest(ref)
         data = journal.blob(full.hex())
         if as_json:
+            import msgspec
+
             _echo_json({"digest": full.hex(), "bytes": len(data), "payload": msgspec.Raw(data)})
         else:
             sys.stdout.buffer.write(data + b"\n")

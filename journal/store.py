@@ -68,6 +68,17 @@ _seq_key = wire.seq_key
 _u64 = wire.seq_of_key
 
 
+class _reading:
+    """Turn an ``lmdb.Error`` raised while reading into :class:`StoreError`."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, lmdb.Error):
+            raise StoreError(f"reading the journal failed: {exc}") from None
+
+
 def _name(value: str, what: str, limit: int = wire.MAX_NAME_BYTES) -> bytes:
     raw = value.encode("utf-8")
     if not raw:
@@ -298,12 +309,12 @@ class LmdbJournal:
 
     def head(self) -> int:
         """Return the last seq (0 for an empty journal)."""
-        with self._env.begin() as txn:
+        with _reading(), self._env.begin() as txn:
             return self._last(txn)[0]
 
     def head_digest(self) -> str:
         """Return the record digest of the last record: it commits to all history."""
-        with self._env.begin() as txn:
+        with _reading(), self._env.begin() as txn:
             return self._last(txn)[1].hex()
 
     def _segment_of(self, txn: lmdb.Transaction, seq: int) -> list[wire.Entry]:
@@ -352,7 +363,7 @@ class LmdbJournal:
         Raises:
             NotFoundError: no such seq.
         """
-        with self._env.begin() as txn:
+        with _reading(), self._env.begin() as txn:
             entry = self._entry(txn, seq)
             return self._record(txn, entry, self._payload_of(txn, entry))
 
@@ -375,7 +386,7 @@ class LmdbJournal:
         position = after
         while remaining != 0:
             chunk: list[Record] = []
-            with self._env.begin() as txn:
+            with _reading(), self._env.begin() as txn:
                 cur = txn.cursor(db=self._log)
                 found = cur.set_range(_seq_key(position + 1))
                 if (not found or _u64(cur.key()) > position + 1) and (
@@ -415,7 +426,7 @@ class LmdbJournal:
             AmbiguousPrefixError: a prefix matches several blobs.
         """
         raw = self.resolve_digest(digest)
-        with self._env.begin() as txn:
+        with _reading(), self._env.begin() as txn:
             holder = txn.get(raw, db=self._blobs)
             if holder is None:
                 raise NotFoundError(f"no blob with digest {digest}")
@@ -431,7 +442,7 @@ class LmdbJournal:
             raise UsageError(f"{text!r} is not a hex digest or a prefix of 4+ hex digits")
         # The smallest digest with this prefix: pad an odd-length prefix with "0".
         low = bytes.fromhex(text + "0" * (len(text) % 2))
-        with self._env.begin(db=self._blobs) as txn:
+        with _reading(), self._env.begin(db=self._blobs) as txn:
             cur = txn.cursor()
             matches: list[bytes] = []
             if cur.set_range(low):
@@ -450,7 +461,7 @@ class LmdbJournal:
         from .records import QuarantineEntry
 
         out: list[QuarantineEntry] = []
-        with self._env.begin(db=self._quarantine) as txn:
+        with _reading(), self._env.begin(db=self._quarantine) as txn:
             cur = txn.cursor()
             if not cur.set_range(_seq_key(after + 1)):
                 return out
@@ -474,7 +485,7 @@ class LmdbJournal:
         """Return counts: head, blobs, bytes in use, quarantine, spool, per source."""
         from .records import Stats
 
-        with self._env.begin() as txn:
+        with _reading(), self._env.begin() as txn:
             head, head_dig = self._last(txn)
             blobs = txn.stat(self._blobs)["entries"]
             quarantined = txn.stat(self._quarantine)["entries"]

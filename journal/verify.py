@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from . import digest as _digest
 from . import wire
 from .errors import CorruptionError, JournalError
+from .store import _reading
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -63,7 +64,7 @@ def verify(journal: LmdbJournal, progress: Callable[[int], None] | None = None) 
             problem=problem,
         )
 
-    with journal._env.begin() as txn:
+    with _reading(), journal._env.begin() as txn:
         get = txn.get
         blobs_db, idem_db = journal._blobs, journal._idem
         for key, value in txn.cursor(db=journal._log):

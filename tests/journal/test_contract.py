@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from journal import home as journal_home
 from journal import payload as journal_payload
 from journal import wire
-from journal.errors import HomeError, InvalidPayloadError
+from journal.errors import HomeError, InvalidPayloadError, StoreError
 from journal.memory import MemoryJournal
 from journal.results import Appended, Quarantined
 from journal.store import DEFAULT_MAP_SIZE, FORMAT, LmdbJournal
@@ -397,3 +397,17 @@ def test_same_record_digests_for_a_known_sequence(lmdb_journal: LmdbJournal) -> 
     results = lmdb_journal.append_batch([payload(n=4)], received_at=9)
     assert results == memory.append_batch([payload(n=4)], received_at=9)
     assert not any(isinstance(r, Quarantined) for r in results)
+
+
+def test_lmdb_errors_on_reads_become_store_errors(home: str) -> None:
+    """An lmdb.Error while reading surfaces as StoreError, never as lmdb's own type."""
+    journal = LmdbJournal(home)
+    journal.append(b'{"a":1}')
+    journal.close()  # every later use of the environment fails inside lmdb
+    for read in (journal.head, journal.head_digest, journal.stats, journal.verify):
+        with pytest.raises(StoreError, match="reading the journal failed"):
+            read()
+    with pytest.raises(StoreError, match="reading the journal failed"):
+        journal.get(1)
+    with pytest.raises(StoreError, match="reading the journal failed"):
+        list(journal.read())
