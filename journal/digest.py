@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         def copy(self) -> _Hash: ...
 
 
-__all__ = ["ALGORITHM", "digest", "from_hex", "hasher", "to_hex", "use_openssl"]
+__all__ = ["ALGORITHM", "check_prefix", "digest", "from_hex", "hasher", "to_hex", "use_openssl"]
 
 ALGORITHM = "sha256"
 
@@ -60,6 +60,14 @@ def digest(data: bytes) -> bytes:
 def to_hex(raw: bytes) -> str:
     """Render a digest as lowercase hex."""
     return raw.hex()
+
+
+def check_prefix(text: str) -> str:
+    """Return ``text`` lowercased if it is 4 to 64 hex digits; raise ``ValueError``."""
+    text = text.lower()
+    if not 4 <= len(text) <= 64 or any(c not in "0123456789abcdef" for c in text):
+        raise ValueError(f"{text!r} is not a hex digest or a prefix of 4+ hex digits")
+    return text
 
 
 def from_hex(text: str) -> bytes:

@@ -23,13 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["MemoryJournal"]
 
 
-def _name(value: str, what: str, limit: int = wire.MAX_NAME_BYTES) -> bytes:
-    raw = value.encode("utf-8")
-    if not raw:
-        raise UsageError(f"{what} must not be empty")
-    if len(raw) > limit:
-        raise UsageError(f"{what} is longer than {limit} bytes")
-    return raw
+_name = wire.encode_name
 
 
 class MemoryJournal:
@@ -194,9 +188,10 @@ class MemoryJournal:
 
     def resolve_digest(self, text: str) -> bytes:
         """Return the full digest for hex ``text`` (full or unique prefix)."""
-        text = text.lower()
-        if len(text) < 4 or any(c not in "0123456789abcdef" for c in text):
-            raise UsageError(f"{text!r} is not a hex digest or a prefix of 4+ hex digits")
+        try:
+            text = _digest.check_prefix(text)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         matches = [d for d in self._blobs if d.startswith(text)]
         if not matches:
             raise NotFoundError(f"no blob with digest {text}")

@@ -79,13 +79,7 @@ class _reading:
             raise StoreError(f"reading the journal failed: {exc}") from None
 
 
-def _name(value: str, what: str, limit: int = wire.MAX_NAME_BYTES) -> bytes:
-    raw = value.encode("utf-8")
-    if not raw:
-        raise UsageError(f"{what} must not be empty")
-    if len(raw) > limit:
-        raise UsageError(f"{what} is longer than {limit} bytes")
-    return raw
+_name = wire.encode_name
 
 
 class LmdbJournal:
@@ -437,9 +431,10 @@ class LmdbJournal:
 
     def resolve_digest(self, text: str) -> bytes:
         """Return the full 32-byte digest for hex ``text`` (full or unique prefix)."""
-        text = text.lower()
-        if len(text) < 4 or any(c not in "0123456789abcdef" for c in text):
-            raise UsageError(f"{text!r} is not a hex digest or a prefix of 4+ hex digits")
+        try:
+            text = _digest.check_prefix(text)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         # The smallest digest with this prefix: pad an odd-length prefix with "0".
         low = bytes.fromhex(text + "0" * (len(text) % 2))
         with _reading(), self._env.begin(db=self._blobs) as txn:

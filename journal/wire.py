@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import struct
 
-from .errors import CorruptionError
+from .errors import CorruptionError, UsageError
 
 # typing costs ~3 ms to import; this module is on the hook path.
 TYPE_CHECKING = False
@@ -50,6 +50,7 @@ __all__ = [
     "ZERO_DIGEST",
     "Entry",
     "decode_quarantine",
+    "encode_name",
     "encode_quarantine",
     "encode_record",
     "iter_segment",
@@ -74,6 +75,16 @@ INLINE_LENGTH = _INLINE
 _QUARANTINE = struct.Struct(">BQHHI")
 
 seq_key = _SEQ.pack
+
+
+def encode_name(value: str, what: str, limit: int = MAX_NAME_BYTES) -> bytes:
+    """Return a source, kind or key as UTF-8, refusing empty or over-long values."""
+    raw = value.encode("utf-8")
+    if not raw:
+        raise UsageError(f"{what} must not be empty")
+    if len(raw) > limit:
+        raise UsageError(f"{what} is longer than {limit} bytes")
+    return raw
 
 
 def seq_of_key(key: bytes | memoryview) -> int:
