@@ -4,11 +4,12 @@ A batch append spends most of its time validating and hashing payloads, work tha
 needs no LMDB. Each chunk is checked as a whole where possible
 (:func:`journal.payload.validate_many`). For large batches a forked worker does this
 while the parent writes the previous chunk, so the two overlap (+29–37 % batch
-throughput in docs/performance.md). The worker never touches the LMDB environment: it is forked
-before the write transaction begins, reads only one joined copy of the input (so
-it does not write to the parent's objects' pages), sends back digests, kinds and
-verdicts, and leaves with ``os._exit``. If it cannot start or dies, the parent does
-the remaining chunks itself: the results are the same either way.
+throughput in the default runs of docs/performance.md). The worker never touches
+the LMDB environment: it is forked before the write transaction begins, reads only
+one joined copy of the input (so it does not write to the pages of the parent's
+objects), sends back digests, kinds and verdicts, and leaves with ``os._exit``. If
+it cannot start or dies, the parent does the remaining chunks itself: the results
+are the same either way.
 """
 
 from __future__ import annotations
