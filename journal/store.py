@@ -82,6 +82,11 @@ class _reading:
 _name = wire.encode_name
 
 
+def _known(entry: wire.Entry) -> Appended:
+    """The result of an append whose idempotency key was already given to ``entry``."""
+    return Appended(entry.seq, entry.payload_digest, _digest.digest(entry.record), True)
+
+
 class LmdbJournal:
     """An append-only journal in an LMDB environment under ``home``.
 
@@ -257,8 +262,7 @@ class LmdbJournal:
         )
 
     def _duplicate(self, txn: lmdb.Transaction, seq: int) -> Appended:
-        entry = self._entry(txn, seq)
-        return Appended(seq, entry.payload_digest, _digest.digest(entry.record), True)
+        return _known(self._entry(txn, seq))
 
     def _bump(self, txn: lmdb.Transaction, by_source: dict[bytes, int]) -> None:
         for name, count in by_source.items():

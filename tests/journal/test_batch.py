@@ -84,3 +84,17 @@ def test_items_holding_newlines_fall_back_to_serial(tmp_path: pathlib.Path) -> N
         assert [r.seq for r in results if isinstance(r, Appended)] == list(range(1, 51))
         assert not [r for r in results if isinstance(r, Quarantined)]
         assert journal.get(7).payload == items[6]
+
+
+def test_a_refused_batch_leaves_the_gc_running(tmp_path: pathlib.Path) -> None:
+    """A batch refused before it starts (used across fork) does not leave the GC paused."""
+    import gc
+
+    from journal.errors import StoreError
+
+    with LmdbJournal(str(tmp_path / "h")) as journal:
+        journal._pid = -1  # as if this object had crossed a fork()
+        assert gc.isenabled()
+        with pytest.raises(StoreError, match="across fork"):
+            journal.append_batch([b"{}"])
+        assert gc.isenabled()
