@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -43,3 +44,14 @@ def lmdb_journal(home: str) -> Iterator[LmdbJournal]:
 def memory_journal() -> MemoryJournal:
     """The in-memory reference journal."""
     return MemoryJournal()
+
+
+def lmdb_verify(home: str) -> None:
+    """py-lmdb 3.x's offline structural audit of the log's data file must pass."""
+    done = subprocess.run(
+        [sys.executable, "-m", "lmdb", "verify", "-e", os.path.join(home, "log")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

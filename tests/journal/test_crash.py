@@ -32,7 +32,7 @@ import lmdb
 import pytest
 
 from journal.store import DEFAULT_MAP_SIZE, MAX_READERS, LmdbJournal
-from tests.conftest import JOURNAL_BIN
+from tests.conftest import JOURNAL_BIN, lmdb_verify
 
 pytestmark = pytest.mark.slow
 
@@ -260,7 +260,7 @@ def test_kill_9_writers_and_reader_loses_no_acknowledged_append(
             cast(IO[bytes], proc.stdout).close()
     assert heads == sorted(heads)
     assert len(acks.by_key) > ROUNDS, f"seed {seed}: too few appends to mean anything"
-    _lmdb_verify(home)
+    lmdb_verify(home)
 
 
 def _reclaim_stale_readers(home: str, killed: set[int], dead_reader: int | None) -> None:
@@ -285,22 +285,6 @@ def _reclaim_stale_readers(home: str, killed: set[int], dead_reader: int | None)
     with LmdbJournal(home) as journal:  # opening runs reader_check() and reads work
         assert journal.head() >= 1
         assert journal.get(1).seq == 1
-
-
-def _lmdb_verify(home: str) -> None:
-    """py-lmdb 3.x's offline structural audit of the data file must pass."""
-    helper = subprocess.run(
-        [sys.executable, "-m", "lmdb", "--help"], capture_output=True, text=True, timeout=60
-    )
-    if "verify" not in helper.stdout:
-        return  # an lmdb without the offline verifier
-    done = subprocess.run(
-        [sys.executable, "-m", "lmdb", "verify", "-e", os.path.join(home, "log")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def _batch_lines(tag: str, count: int) -> bytes:

@@ -217,36 +217,52 @@ def bench_process(payloads: list[bytes], runs: int, workdir: pathlib.Path) -> di
 
 def run_journal(payloads: list[bytes], where: pathlib.Path) -> tuple[float, int]:
     """append_batch in a fresh home; return (seconds, used bytes per stats())."""
+    return _run_journal(payloads, where, parallel=None)
+
+
+def run_journal_serial(payloads: list[bytes], where: pathlib.Path) -> tuple[float, int]:
+    """append_batch without the validation worker (parallel=False), for comparison."""
+    return _run_journal(payloads, where, parallel=False)
+
+
+def _run_journal(
+    payloads: list[bytes], where: pathlib.Path, parallel: bool | None
+) -> tuple[float, int]:
     with LmdbJournal(str(where)) as journal:
-        seconds = _timed(lambda: _check_batch(journal, payloads))
+
+        def work() -> None:
+            results = journal.append_batch(payloads, source="claude-code", parallel=parallel)
+            if len(results) != len(payloads):
+                raise AssertionError("append_batch lost items")
+
+        seconds = _timed(work)
         used = journal.stats().bytes
     return seconds, used
 
 
-def _check_batch(journal: LmdbJournal, payloads: list[bytes]) -> None:
-    results = journal.append_batch(payloads, source="claude-code")
-    if len(results) != len(payloads):
-        raise AssertionError("append_batch lost items")
+def _in_lmdb(where: pathlib.Path, work: Callable[[lmdb.Environment], None]) -> tuple[float, int]:
+    """Time ``work`` on a fresh environment; return (seconds, bytes of pages in use)."""
+    env = lmdb.open(str(where), map_size=DEFAULT_MAP_SIZE, max_dbs=8, mode=0o600)
+    try:
+        seconds = _timed(lambda: work(env))
+        used = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+    finally:
+        env.close()
+    return seconds, used
 
 
 def run_raw_lmdb(payloads: list[bytes], where: pathlib.Path) -> tuple[float, int]:
     """Sequential ``append=True`` puts under 8-byte big-endian keys, one transaction."""
-    env = lmdb.open(str(where), map_size=DEFAULT_MAP_SIZE, max_dbs=8, mode=0o600)
-    db = env.open_db(b"log")
 
-    def work() -> None:
+    def work(env: lmdb.Environment) -> None:
+        db = env.open_db(b"log")
         with env.begin(write=True) as txn:
             put = txn.cursor(db=db).put
             for seq, payload in enumerate(payloads, 1):
                 if not put(seq.to_bytes(8, "big"), payload, append=True):
                     raise AssertionError("raw put refused")
 
-    try:
-        seconds = _timed(work)
-        used = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
-    finally:
-        env.close()
-    return seconds, used
+    return _in_lmdb(where, work)
 
 
 def run_sqlite(payloads: list[bytes], where: pathlib.Path) -> tuple[float, int]:
@@ -310,21 +326,6 @@ def run_sqlite_per_event(payloads: list[bytes], where: pathlib.Path) -> tuple[fl
     return seconds, _used_bytes(where)
 
 
-def run_journal_serial(payloads: list[bytes], where: pathlib.Path) -> tuple[float, int]:
-    """append_batch without the validation worker (parallel=False), for comparison."""
-    with LmdbJournal(str(where)) as journal:
-
-        def work() -> None:
-            if len(journal.append_batch(payloads, source="claude-code", parallel=False)) != len(
-                payloads
-            ):
-                raise AssertionError("append_batch lost items")
-
-        seconds = _timed(work)
-        used = journal.stats().bytes
-    return seconds, used
-
-
 def run_floor(payloads: list[bytes], where: pathlib.Path) -> tuple[float, int]:
     """The work every record needs, each step already one C call, and nothing else.
 
@@ -336,11 +337,10 @@ def run_floor(payloads: list[bytes], where: pathlib.Path) -> tuple[float, int]:
     """
     from journal import payload as journal_payload
 
-    env = lmdb.open(str(where), map_size=DEFAULT_MAP_SIZE, max_dbs=8, mode=0o600)
-    log, index = env.open_db(b"log"), env.open_db(b"blobs")
     record = bytes(120)
 
-    def work() -> None:
+    def work(env: lmdb.Environment) -> None:
+        log, index = env.open_db(b"log"), env.open_db(b"blobs")
         sha = hashlib.sha256
         with env.begin(write=True) as txn:
             put = txn.cursor(db=log).put
@@ -356,12 +356,7 @@ def run_floor(payloads: list[bytes], where: pathlib.Path) -> tuple[float, int]:
                 for seq, p in enumerate(chunk, start + 1):
                     put(seq.to_bytes(8, "big"), p, append=True)
 
-    try:
-        seconds = _timed(work)
-        used = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
-    finally:
-        env.close()
-    return seconds, used
+    return _in_lmdb(where, work)
 
 
 def run_jsonl(payloads: list[bytes], where: pathlib.Path) -> tuple[float, int]:
