@@ -73,7 +73,7 @@ def strip(data: bytes) -> bytes:
 
 
 def _check_frame(data: bytes) -> bytes:
-    data = data.strip(_WHITESPACE)
+    data = strip(data)
     if not data:
         raise InvalidPayloadError("empty input")
     if len(data) > MAX_PAYLOAD_BYTES:
@@ -343,22 +343,14 @@ class _Fast:
         screened = self.screen(items, joined) if items else None
         out: list[tuple[bytes, str] | str] = []
         append, one, kind = out.append, self.one, self.kind
-        if screened is None:
-            for data in items:
-                try:
-                    append(one(data))
-                except InvalidPayloadError as exc:
-                    append(exc.reason)
-            return out
-        probes, again = screened
         for index, data in enumerate(items):
-            if index in again:
-                try:
-                    append(one(data))
-                except InvalidPayloadError as exc:
-                    append(exc.reason)
-            else:
-                append((data.strip(_WHITESPACE), kind(probes[index])))
+            if screened is not None and index not in screened[1]:
+                append((data.strip(_WHITESPACE), kind(screened[0][index])))
+                continue
+            try:
+                append(one(data))
+            except InvalidPayloadError as exc:
+                append(exc.reason)
         return out
 
 
