@@ -82,6 +82,19 @@ class _reading:
 _name = wire.encode_name
 
 
+def _seek(cur: lmdb.Cursor, seq: int) -> bool:
+    """Put ``cur`` (on ``log``) on the segment holding ``seq``, or the first one after it.
+
+    Segments are keyed by their first seq, so ``seq`` lives in the last segment whose
+    key is not above it. Returns False when the log is empty.
+    """
+    if cur.set_range(_seq_key(seq)):
+        if _u64(cur.key()) > seq and not cur.prev():
+            cur.first()  # seq comes before the log: start at its first segment
+        return True
+    return bool(cur.last())
+
+
 def _known(entry: wire.Entry) -> Appended:
     """The result of an append whose idempotency key was already given to ``entry``."""
     return Appended(entry.seq, entry.payload_digest, _digest.digest(entry.record), True)
@@ -318,8 +331,7 @@ class LmdbJournal:
     def _segment_of(self, txn: lmdb.Transaction, seq: int) -> list[wire.Entry]:
         """Return the entries of the segment that holds ``seq`` (maybe without it)."""
         cur = txn.cursor(db=self._log)
-        found = cur.set_range(_seq_key(seq))
-        if (not found or _u64(cur.key()) != seq) and not (cur.prev() if found else cur.last()):
+        if not _seek(cur, seq):
             raise NotFoundError(f"no record with seq {seq}")
         return list(wire.iter_segment(cur.value()))
 
@@ -386,12 +398,7 @@ class LmdbJournal:
             chunk: list[Record] = []
             with _reading(), self._env.begin() as txn:
                 cur = txn.cursor(db=self._log)
-                found = cur.set_range(_seq_key(position + 1))
-                if (not found or _u64(cur.key()) > position + 1) and (
-                    cur.prev() if found else cur.last()
-                ):
-                    pass
-                elif not found:
+                if not _seek(cur, position + 1):
                     return
                 scanned = 0
                 for _key, value in cur.iternext():
