@@ -18,7 +18,8 @@ from . import wire
 from ._prepare import prepare
 from .errors import StoreError
 from .results import Appended, Quarantined
-from .store import _ANCHOR, _known, _name, _seq_key, _u64
+from .store import _known, _name, _seq_key, _u64
+from .writer import ANCHOR as _ANCHOR
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

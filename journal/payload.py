@@ -50,6 +50,7 @@ __all__ = [
     "validate_fast",
     "validate_fast_with_kind",
     "validate_many",
+    "validate_parsed",
     "validate_with_kind",
 ]
 
@@ -210,7 +211,7 @@ def validate(data: bytes) -> bytes:
 
     Standard library only, for processes that live a few milliseconds.
     """
-    return validate_with_kind(data)[0]
+    return validate_parsed(data)[0]
 
 
 def validate_with_kind(data: bytes) -> tuple[bytes, str]:
@@ -218,6 +219,15 @@ def validate_with_kind(data: bytes) -> tuple[bytes, str]:
 
     The name is the top-level ``hook_event_name`` string, else ``type``, else
     ``"generic"``: what an append without ``--kind`` records as the kind.
+    """
+    stored, kind, _value = validate_parsed(data)
+    return stored, kind
+
+
+def validate_parsed(data: bytes) -> tuple[bytes, str, dict[str, Any]]:
+    """Like :func:`validate_with_kind`, also returning the parsed object.
+
+    The hook reads the agent's own ids from it without parsing twice.
     """
     data = _check_frame(data)
     try:
@@ -241,7 +251,7 @@ def validate_with_kind(data: bytes) -> tuple[bytes, str]:
             if pairs is None:
                 pairs = _scan_text(text, _scan_pairs, _pairs_context)[0]
             _check_surrogates(pairs)
-    return data, _hint(value)
+    return data, _hint(value), value
 
 
 class _Fast:

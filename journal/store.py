@@ -11,6 +11,7 @@ database       key                                     value
 ``counts``     ``b"source:" + name``                   u64 BE records from that source
 ``quarantine`` u64 BE quarantine id                    quarantine entry
 ``meta``       ASCII name                              ASCII value (formats, versions)
+``captures``   transcript path (UTF-8)                 capture cursor (:mod:`journal.capture`)
 =============  ======================================  ===============================
 
 Every append is one write transaction that reads the last seq *inside* the
@@ -43,11 +44,16 @@ from .errors import (
     UsageError,
 )
 from .results import Appended, Quarantined
+from .writer import ANCHOR as _ANCHOR
+from .writer import Writer
 
 # typing costs ~3 ms to import; this module is on the hook path.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
     from .records import QuarantineEntry, Record, Stats, VerifyReport
 
@@ -59,9 +65,7 @@ FORMAT = "agent-journal/1"
 DEFAULT_MAP_SIZE = 64 * 1024**3
 MAX_READERS = 1024
 _READ_CHUNK = 512
-# meta key holding u64 seq + record digest of the head, written by every append
-# transaction: it commits to the head record itself, which no later link covers yet.
-_ANCHOR = b"head"
+_DATABASES = (b"log", b"blobs", b"idem", b"counts", b"quarantine", b"meta", b"captures")
 _OPEN_ATTEMPTS = 5
 
 _seq_key = wire.seq_key
@@ -115,12 +119,15 @@ class LmdbJournal:
         self._pid = os.getpid()
         self._env = self._open(map_size)
         try:
-            self._log = self._env.open_db(b"log")
-            self._blobs = self._env.open_db(b"blobs")
-            self._idem = self._env.open_db(b"idem")
-            self._counts = self._env.open_db(b"counts")
-            self._quarantine = self._env.open_db(b"quarantine")
-            self._meta = self._env.open_db(b"meta")
+            (
+                self._log,
+                self._blobs,
+                self._idem,
+                self._counts,
+                self._quarantine,
+                self._meta,
+                self._captures,
+            ) = self._open_dbs()
             self._env.reader_check()
             self._init_meta()
         except lmdb.Error as exc:
@@ -138,7 +145,7 @@ class LmdbJournal:
                 return lmdb.open(
                     self.path,
                     map_size=map_size,
-                    max_dbs=8,
+                    max_dbs=len(_DATABASES) + 1,
                     max_readers=MAX_READERS,
                     mode=0o600,
                     max_spare_txns=0,
@@ -148,6 +155,14 @@ class LmdbJournal:
                     raise HomeError(f"cannot open journal at {self.path}: {exc}") from None
                 time.sleep(0.005 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _open_dbs(self) -> list[lmdb._Database]:
+        # open_db without a transaction takes the write lock while holding the GIL, so
+        # a hook thread could not bound its wait; beginning the txn ourselves releases
+        # the GIL while waiting. (py-lmdb aborts read-only txns on commit, which would
+        # close handles opened in them, so this has to be a write txn.)
+        with self._env.begin(write=True) as txn:
+            return [self._env.open_db(name, txn=txn) for name in _DATABASES]
 
     def _init_meta(self) -> None:
         with self._env.begin(db=self._meta) as txn:
@@ -215,30 +230,41 @@ class LmdbJournal:
             raise
         if kind_b is None:
             kind_b = hint.encode()
-        pdig = _digest.digest(stored)
         now = received_at if received_at is not None else time.time_ns()
+        pdig = _digest.digest(stored)
+        done = self.write(lambda w: w.append(stored, source_b, kind_b, key_b, now, pdig))
+        assert done is not None  # no gate: the write always runs
+        return done
+
+    def write(
+        self, work: Callable[[Writer], T], *, gate: Callable[[], bool] | None = None
+    ) -> T | None:
+        """Run ``work`` in one write transaction and commit; return its result.
+
+        ``gate`` is called once the write lock is held; if it returns False the
+        transaction is aborted and None returned (the hook uses this to give up
+        cleanly after its time budget, see :mod:`journal.hook`).
+
+        Raises:
+            StoreError: LMDB failed; nothing was written.
+        """
         self._check_pid()
         try:
-            with self._env.begin(write=True) as txn:
-                if key_b:
-                    known = txn.get(key_b, db=self._idem)
-                    if known is not None:
-                        return self._duplicate(txn, _u64(known))
-                last_seq, prev = self._last(txn)
-                seq = last_seq + 1
-                is_new = txn.put(pdig, _seq_key(seq), db=self._blobs, overwrite=False)
-                record = wire.encode_record(seq, now, pdig, prev, source_b, kind_b, key_b)
-                rdig = _digest.digest(record)
-                entry = record + wire.encode_inline(stored if is_new else b"")
-                if not txn.put(_seq_key(seq), entry, db=self._log, append=True):
-                    raise StoreError(f"seq {seq} is not above the last log key")
-                if key_b:
-                    txn.put(key_b, _seq_key(seq), db=self._idem)
-                self._bump(txn, {source_b: 1})
-                txn.put(_ANCHOR, _seq_key(seq) + rdig, db=self._meta)
+            txn = self._env.begin(write=True)
+            try:
+                if gate is not None and not gate():
+                    txn.abort()
+                    return None
+                writer = Writer(self, txn)
+                out = work(writer)
+                writer.finish()
+            except BaseException:
+                txn.abort()
+                raise
+            txn.commit()
         except lmdb.Error as exc:
             raise StoreError(f"append failed: {exc}") from None
-        return Appended(seq, pdig, rdig, False)
+        return out
 
     def append_batch(
         self,
@@ -299,24 +325,26 @@ class LmdbJournal:
         self, data: bytes, reason: str, *, source: str = "generic", kind: str = ""
     ) -> int:
         """Keep rejected input byte for byte with its reason; return its id."""
-        value = wire.encode_quarantine(
-            time.time_ns(),
-            source.encode("utf-8", "replace"),
-            kind.encode("utf-8", "replace"),
-            reason.encode("utf-8", "replace"),
-            data,
+        now = time.time_ns()
+        qid = self.write(
+            lambda w: w.quarantine(
+                data,
+                reason,
+                source.encode("utf-8", "replace"),
+                kind.encode("utf-8", "replace"),
+                now,
+            )
         )
-        self._check_pid()
-        try:
-            with self._env.begin(write=True, db=self._quarantine) as txn:
-                cur = txn.cursor()
-                qid = _u64(cur.key()) + 1 if cur.last() else 1
-                cur.put(_seq_key(qid), value, append=True)
-        except lmdb.Error as exc:
-            raise StoreError(f"quarantine failed: {exc}") from None
+        assert qid is not None
         return qid
 
     # -- reads -------------------------------------------------------------------
+
+    def capture_cursor(self, name: bytes) -> bytes | None:
+        """Return a transcript capture cursor (see :mod:`journal.capture`)."""
+        with _reading(), self._env.begin() as txn:
+            value = txn.get(name, db=self._captures)
+            return None if value is None else bytes(value)
 
     def head(self) -> int:
         """Return the last seq (0 for an empty journal)."""
