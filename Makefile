@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/journal demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check journal tools tests
-	$(BIN)/ruff format --check journal tools tests
+	$(BIN)/ruff check journal projections tools tests
+	$(BIN)/ruff format --check journal projections tools tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -1,0 +1,1 @@
+"""Views: pure folds over the log, with checkpoints, in their own LMDB environment."""
