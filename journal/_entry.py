@@ -1,16 +1,39 @@
 """The ``journal`` console script.
 
 Kept tiny: it is the process entry for every command, and ``journal/__init__`` loads
-nothing eagerly, so commands pay only for what they import.
+nothing eagerly, so commands pay only for what they import. ``journal hook`` never
+reaches click: it is the agents' hook, started once per event (:mod:`journal.hook`).
 """
 
 from __future__ import annotations
 
+import os
+import sys
+
 __all__ = ["main"]
 
 
+def _hook_argv(argv: list[str]) -> tuple[list[str], str | None] | None:
+    """Split ``[--home DIR] hook ARGS...`` into (ARGS, home), or None if not a hook."""
+    home = None
+    if argv[:1] == ["--home"] and len(argv) >= 2:
+        home, argv = argv[1], argv[2:]
+    elif argv and argv[0].startswith("--home="):
+        home, argv = argv[0][len("--home=") :], argv[1:]
+    if argv[:1] != ["hook"] or any(a in ("-h", "--help") for a in argv[1:2]):
+        return None
+    return argv[1:], home
+
+
 def main() -> int:
-    """Dispatch to the click CLI."""
+    """Dispatch: the hook fast path, else the click CLI."""
+    hook = _hook_argv(sys.argv[1:])
+    if hook is not None:
+        from .hook import main as hook_main
+
+        hook_main(*hook)
+        # Exit now: an append thread that gave up must not hold the process open.
+        os._exit(0)
     from .cli import main as cli_main
 
     return cli_main()

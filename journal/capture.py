@@ -1,0 +1,272 @@
+"""Transcript capture: journal the new lines of an agent's transcript file.
+
+Claude Code keeps token usage only in its transcript JSONL (``transcript_path``, and
+``agent_transcript_path`` for subagents), and deletes old transcripts. On ``Stop``,
+``SubagentStop``, ``SessionEnd`` and ``PreCompact`` the hook captures the lines added
+since the last capture, each as its own record of kind ``transcript``; ``journal
+import`` runs the same capture over whole files.
+
+A cursor per transcript path (the ``captures`` database) holds the byte offset up
+to which lines were taken, with the file's device and inode. It moves in the same
+write transaction as the records it accounts for, so a capture killed at any point
+either took a chunk entirely or not at all. Only complete lines are taken: a line
+still being written (no trailing newline yet) waits for the next capture. Every line
+also gets an idempotency key made of the path, its offset and its digest, so even a
+lost cursor (or two captures racing) can never journal a line twice, and a file
+that was replaced is read again from its start without duplicating unchanged lines.
+
+Large backlogs are taken in chunks of about :data:`CHUNK_BYTES`, one short write
+transaction each, so a multi-hundred-MB transcript never holds the write lock long.
+
+Stdlib only: the hook path uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import time
+
+from . import digest as _digest
+from . import payload as _payload
+from . import wire
+from .errors import InvalidPayloadError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .store import LmdbJournal
+    from .writer import Writer
+
+__all__ = ["CHUNK_BYTES", "KIND", "CaptureReport", "capture", "pending_bytes", "spawn_detached"]
+
+KIND = "transcript"
+CHUNK_BYTES = 1024 * 1024
+_CURSOR = struct.Struct(">QQQ")  # offset, st_dev, st_ino
+_RACED = (-1, -1, -1)
+
+
+class CaptureReport:
+    """What a capture did to one file."""
+
+    __slots__ = ("appended", "bytes", "complete", "duplicates", "offset", "path", "quarantined")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.appended = 0
+        self.duplicates = 0
+        self.quarantined = 0
+        self.bytes = 0
+        self.offset = 0
+        self.complete = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "appended": self.appended,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "bytes": self.bytes,
+            "offset": self.offset,
+            "complete": self.complete,
+        }
+
+
+def _cursor_name(path: str) -> bytes:
+    return os.path.abspath(path).encode("utf-8", "surrogateescape")
+
+
+def _decode_cursor(value: bytes | None) -> tuple[int, int, int]:
+    if value is None or len(value) != _CURSOR.size:
+        return 0, 0, 0
+    offset, dev, ino = _CURSOR.unpack(value)
+    return offset, dev, ino
+
+
+def _start(value: bytes | None, stat: os.stat_result) -> int:
+    """The offset to read from: 0 when the file is new, replaced or shorter."""
+    offset, dev, ino = _decode_cursor(value)
+    if (dev, ino) != (stat.st_dev, stat.st_ino) or offset > stat.st_size:
+        return 0
+    return offset
+
+
+def pending_bytes(journal: LmdbJournal, path: str) -> int:
+    """How many bytes of ``path`` the journal has not captured yet (0 if unreadable)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return 0
+    return stat.st_size - _start(journal.capture_cursor(_cursor_name(path)), stat)
+
+
+def _read_lines(path: str, offset: int, budget: int) -> tuple[list[tuple[int, bytes]], int]:
+    """Complete lines from ``offset``: about ``budget`` bytes, at least one line.
+
+    Returns (offset, line) pairs and the offset just past the last complete line.
+    """
+    with open(path, "rb") as f:
+        f.seek(offset)
+        buf = f.read(budget)
+        while buf and b"\n" not in buf:  # one line longer than the budget
+            more = f.read(budget)
+            if not more:
+                break
+            buf += more
+    end = buf.rfind(b"\n") + 1  # 0 when no complete line
+    lines = []
+    pos = 0
+    for line in buf[:end].split(b"\n")[:-1]:
+        lines.append((offset + pos, line))
+        pos += len(line) + 1
+    return lines, offset + end
+
+
+def capture(
+    journal: LmdbJournal,
+    path: str,
+    *,
+    source: str = "claude-code",
+    max_bytes: int | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+    gate: Callable[[], bool] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> CaptureReport:
+    """Journal the complete lines of ``path`` past its cursor; see the module doc.
+
+    ``max_bytes`` stops after about that many bytes (the rest stays for later);
+    ``gate`` is handed to every write (the hook's budget); ``progress`` gets the
+    bytes consumed by each chunk. An unreadable or missing file captures nothing.
+    """
+    report = CaptureReport(path)
+    name = _cursor_name(path)
+    source_b = wire.encode_name(source, "source")
+    kind_b = KIND.encode()
+    while max_bytes is None or report.bytes < max_bytes:
+        try:
+            stat = os.stat(path)
+            cursor = journal.capture_cursor(name)
+            start = _start(cursor, stat)
+            lines, end = _read_lines(path, start, chunk_bytes)
+        except OSError:
+            break
+        report.offset = start
+        if end == start:
+            report.complete = True
+            break
+        prepared = [_prepare(name, offset, line) for offset, line in lines]
+        new_cursor = _CURSOR.pack(end, stat.st_dev, stat.st_ino)
+
+        received_at = time.time_ns()
+
+        work = _chunk(name, cursor, new_cursor, prepared, source_b, kind_b, received_at)
+        done = journal.write(work, gate=gate)
+        if done is None:  # the gate refused: out of time, the rest waits
+            break
+        if done is _RACED:
+            continue
+        report.appended += done[0]
+        report.duplicates += done[1]
+        report.quarantined += done[2]
+        report.bytes += end - start
+        report.offset = end
+        if progress is not None:
+            progress(end - start)
+    return report
+
+
+def _chunk(
+    name: bytes,
+    cursor: bytes | None,
+    new_cursor: bytes,
+    prepared: list[tuple[bytes | None, str, bytes, bytes]],
+    source: bytes,
+    kind: bytes,
+    received_at: int,
+) -> Callable[[Writer], tuple[int, int, int]]:
+    """The write of one chunk: its lines and the cursor move, if the cursor is unmoved."""
+
+    def work(w: Writer) -> tuple[int, int, int]:
+        if w.cursor(name) != cursor:
+            return _RACED  # another capture moved it: read again from the new cursor
+        counts = _write(w, prepared, source, kind, received_at)
+        w.set_cursor(name, new_cursor)
+        return counts
+
+    return work
+
+
+def _prepare(name: bytes, offset: int, line: bytes) -> tuple[bytes | None, str, bytes, bytes]:
+    """Validate one line outside the write transaction.
+
+    Returns (stored, "", key, digest) for a good line, (None, reason, b"", line) for
+    a bad one.
+    """
+    line = line.rstrip(b"\r")
+    try:
+        stored = _payload.validate(line)
+    except InvalidPayloadError as exc:
+        return None, exc.reason, b"", line
+    pdig = _digest.digest(stored)
+    key = b"t:" + _digest.digest(name + b"\0%d\0" % offset + pdig).hex()[:40].encode()
+    return stored, "", key, pdig
+
+
+def _write(
+    w: Writer,
+    prepared: list[tuple[bytes | None, str, bytes, bytes]],
+    source: bytes,
+    kind: bytes,
+    received_at: int,
+) -> tuple[int, int, int]:
+    appended = duplicates = quarantined = 0
+    for stored, why, key, extra in prepared:
+        if stored is None:
+            if extra.strip():  # blank lines are not input
+                w.quarantine(extra, f"transcript line: {why}", source, kind, received_at)
+                quarantined += 1
+            continue
+        done = w.append(stored, source, kind, key, received_at, extra)
+        if done.duplicate:
+            duplicates += 1
+        else:
+            appended += 1
+    return appended, duplicates, quarantined
+
+
+def spawn_detached(home: str, source: str, paths: list[str]) -> None:
+    """Capture ``paths`` in a new process that outlives the hook (and the agent).
+
+    The hook hands big backlogs, and the capture at ``SessionEnd`` (when agents kill
+    their hooks on exit), to this process: it runs in its own session with no
+    terminal and no pipes back to the agent.
+    """
+    argv = [sys.executable, "-m", "journal.capture", home, source, *paths]
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        os.posix_spawn(
+            sys.executable,
+            argv,
+            os.environ,
+            file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)],
+            setsid=True,
+        )
+    finally:
+        os.close(devnull)
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m journal.capture HOME SOURCE PATH...``: the detached capture."""
+    from .store import LmdbJournal
+
+    home, source, *paths = argv
+    with LmdbJournal(home) as journal:
+        for path in paths:
+            capture(journal, path, source=source)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

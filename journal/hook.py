@@ -1,0 +1,352 @@
+"""``journal hook AGENT``: the agent's hook process. Silent, bounded, exit 0 always.
+
+An agent starts one hook process per event, on its critical path. This module reads
+the event (stdin to EOF; Codex ``notify`` passes it as the last argument instead),
+appends it with the agent as source, the agent's event name as kind, and an
+idempotency key from the agent's own ids (:func:`idempotency_key`), then exits 0
+without printing anything on stdout.
+
+It never waits long. The append runs in a thread; if it has not finished within the
+budget (``AGENT_JOURNAL_HOOK_BUDGET_MS``, default :data:`DEFAULT_BUDGET_MS`), because
+another process holds the write lock, the disk stalls or the home is unusable, the
+raw input goes durably to the spool (:mod:`journal.spool`) and the hook exits 0. The
+thread's transaction asks a gate before it writes anything, so an append that gave
+up never lands as well: the spooled copy is the only one. A successful append also
+drains a little of the spool, and on ``Stop``, ``SubagentStop``, ``SessionEnd`` and
+``PreCompact`` captures the new transcript lines (:mod:`journal.capture`).
+
+Bad input (empty, not JSON, too big) is quarantined like any bad append; it is never
+dropped. Diagnostics go to ``hook.log`` in the home (or the fallback spool's parent),
+never to stdout, where some agents read model context.
+
+Imports: stdlib (``os``, ``sys``, ``time``, ``_thread``), lmdb and the journal's own
+hook-path modules; never click, msgspec or the views (a test checks).
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import sys
+import time
+
+from . import capture as _capture
+from . import home as _home
+from . import payload as _payload
+from . import spool as _spool
+from . import wire
+from .errors import InvalidPayloadError, JournalError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .store import LmdbJournal
+    from .writer import Writer
+
+__all__ = ["AGENTS", "DEFAULT_BUDGET_MS", "idempotency_key", "main"]
+
+AGENTS = ("claude-code", "codex", "gemini", "cursor", "opencode")
+DEFAULT_BUDGET_MS = 500
+# Spool files a hook drains after its own append; the rest waits for the next hook.
+DRAIN_PER_HOOK = 64
+# Bigger transcript backlogs are captured by a detached process.
+INLINE_CAPTURE_BYTES = 256 * 1024
+CAPTURE_EVENTS = frozenset({"Stop", "SubagentStop", "SessionEnd", "PreCompact"})
+# Events after which the agent may exit at once: capture in a process that outlives it.
+_DETACH_EVENTS = frozenset({"SessionEnd"})
+
+
+def idempotency_key(source: str, kind: str, event: dict[str, Any]) -> str | None:
+    """The key that makes a repeated delivery of one event one record, or None.
+
+    Only ids that name exactly one occurrence of the event are used: a tool call's
+    id with the event name, a subagent's id with its start or stop, a prompt's id on
+    its submit, a turn's id on its end, an OpenCode bus event id (or a tool part's
+    call id with its state). Events without such an id get no key: two ``Stop``
+    events of one session are two records.
+    """
+    get = event.get
+    if source == "opencode":
+        props = get("properties")
+        if isinstance(get("id"), str):
+            return f"opencode:{get('id')}"
+        if isinstance(props, dict) and kind == "message.part.updated":
+            part = props.get("part")
+            if isinstance(part, dict) and part.get("type") == "tool":
+                state = part.get("state")
+                status = state.get("status") if isinstance(state, dict) else None
+                if isinstance(part.get("id"), str) and isinstance(status, str):
+                    return f"opencode:part:{part['id']}:{status}"
+        if (
+            isinstance(props, dict)
+            and kind == "permission.asked"
+            and isinstance(props.get("id"), str)
+        ):
+            return f"opencode:permission.asked:{props['id']}"
+        return None
+    if source == "codex" and kind == "agent-turn-complete":
+        thread, turn = get("thread-id"), get("turn-id")
+        if isinstance(thread, str) and isinstance(turn, (str, int)):
+            return f"codex:notify:{thread}:{turn}"
+        return None
+    for field in ("tool_use_id", "agent_id", "subagent_id"):
+        value = get(field)
+        if isinstance(value, str) and value and _keyed_by(kind, field):
+            return f"{source}:{kind}:{value}"
+    if kind == "UserPromptSubmit":
+        for field in ("prompt_id", "turn_id"):
+            value = get(field)
+            if isinstance(value, str) and value:
+                return f"{source}:{kind}:{value}"
+    if kind == "Stop" and isinstance(get("turn_id"), str):
+        return f"{source}:{kind}:{get('turn_id')}"
+    if kind in ("beforeSubmitPrompt", "stop") and isinstance(get("generation_id"), str):
+        return f"{source}:{kind}:{get('generation_id')}"
+    return None
+
+
+_TOOL_EVENTS = frozenset(
+    {
+        "PreToolUse",
+        "PostToolUse",
+        "PostToolUseFailure",
+        "PermissionDenied",
+        "preToolUse",
+        "postToolUse",
+        "postToolUseFailure",
+    }
+)
+
+
+def _keyed_by(kind: str, field: str) -> bool:
+    if field == "tool_use_id":
+        return kind in _TOOL_EVENTS
+    # agent_id rides on every event a subagent fires; it names only its start and stop.
+    return kind in ("SubagentStart", "SubagentStop", "subagentStart", "subagentStop")
+
+
+def detect_source(agent: str, event: dict[str, Any] | None) -> str:
+    """The record's source: the agent named on the command line, with one exception.
+
+    Cursor runs the hooks in ``~/.claude/settings.json`` too, with Cursor-shaped
+    payloads; those are Cursor's events, told apart by ``cursor_version``.
+    """
+    if agent == "claude-code" and event is not None and "cursor_version" in event:
+        return "cursor"
+    try:
+        wire.encode_name(agent, "source")
+    except JournalError:
+        return "generic"
+    return agent
+
+
+class _Attempt:
+    """The append thread and the decision between it and the budget."""
+
+    def __init__(self) -> None:
+        self.decision = _thread.allocate_lock()
+        self.appended = _thread.allocate_lock()
+        self.finished = _thread.allocate_lock()
+        self.appended.acquire()
+        self.finished.acquire()
+        self.cancelled = False
+        self.committing = False
+        self.landed = False
+        self.error: BaseException | None = None
+
+    def gate(self) -> bool:
+        """Called with the write lock held: go ahead unless the hook gave up."""
+        with self.decision:
+            if self.cancelled:
+                return False
+            self.committing = True
+            return True
+
+    def give_up(self) -> bool:
+        """Called when the budget is spent: True if no write has started."""
+        with self.decision:
+            if not self.committing:
+                self.cancelled = True
+            return self.cancelled
+
+    def reopen(self) -> None:
+        """Let later writes (drain, capture) ask the gate afresh."""
+        with self.decision:
+            self.committing = False
+
+
+class _Event:
+    __slots__ = ("data", "key", "kind", "parsed", "reason", "received_at", "source", "stored")
+
+    def __init__(self, data: bytes, agent: str, received_at: int) -> None:
+        self.data = data
+        self.received_at = received_at
+        self.parsed: dict[str, Any] | None = None
+        self.stored = b""
+        self.reason: str | None = None
+        try:
+            self.stored, self.kind, self.parsed = _payload.validate_parsed(data)
+        except InvalidPayloadError as exc:
+            self.reason = exc.reason
+            self.kind = ""
+        self.source = detect_source(agent, self.parsed)
+        self.key: str | None = None
+        if self.parsed is not None:
+            key = idempotency_key(self.source, self.kind, self.parsed)
+            if key is not None and len(key.encode()) <= wire.MAX_KEY_BYTES:
+                self.key = key
+
+
+def _budget() -> float:
+    try:
+        return max(0.0, float(os.environ.get("AGENT_JOURNAL_HOOK_BUDGET_MS", "")) / 1000)
+    except ValueError:
+        return DEFAULT_BUDGET_MS / 1000
+
+
+def _append(journal: LmdbJournal, event: _Event, attempt: _Attempt) -> bool:
+    """The event's own write; False if the gate refused it."""
+    source = event.source.encode()
+
+    def work(w: Writer) -> bool:
+        if event.reason is not None:
+            w.quarantine(event.data, event.reason, source, b"", event.received_at)
+        else:
+            key = event.key.encode() if event.key else b""
+            w.append(event.stored, source, event.kind.encode(), key, event.received_at)
+        return True
+
+    return journal.write(work, gate=attempt.gate) is not None
+
+
+def _after(journal: LmdbJournal, event: _Event, attempt: _Attempt) -> None:
+    """Work that follows a landed event: drain a little spool, capture transcripts."""
+    attempt.reopen()
+    if _spool.has_pending(journal.home):
+        _spool.drain(journal, limit=DRAIN_PER_HOOK, gate=attempt.gate)
+    if event.parsed is None or event.kind not in CAPTURE_EVENTS:
+        return
+    paths = [
+        p
+        for p in (event.parsed.get("transcript_path"), event.parsed.get("agent_transcript_path"))
+        if isinstance(p, str) and p
+    ]
+    if not paths:
+        return
+    if event.kind in _DETACH_EVENTS or any(
+        _capture.pending_bytes(journal, p) > INLINE_CAPTURE_BYTES for p in paths
+    ):
+        _capture.spawn_detached(journal.home, event.source, paths)
+        return
+    for path in paths:
+        _capture.capture(journal, path, source=event.source, gate=attempt.gate)
+
+
+def _work(home: str, event: _Event, attempt: _Attempt) -> None:
+    try:
+        from .store import LmdbJournal
+
+        journal = LmdbJournal(home)
+        try:
+            if not _append(journal, event, attempt):
+                return
+            attempt.landed = True
+            attempt.appended.release()
+            _after(journal, event, attempt)
+        finally:
+            journal.close()
+    except BaseException as exc:
+        attempt.error = exc
+    finally:
+        if attempt.appended.locked() and attempt.error is not None:
+            attempt.appended.release()
+        attempt.finished.release()
+
+
+def _log(home: str, message: str) -> None:
+    """Append one diagnostic line to ``hook.log``; silently give up if that fails."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    line = f"{stamp} pid={os.getpid()} {message}\n".encode("utf-8", "replace")
+    for directory in (home, os.path.dirname(_spool.fallback_dir())):
+        try:
+            fd = os.open(
+                os.path.join(directory, "hook.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
+            )
+        except OSError:
+            continue
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+        return
+
+
+def _spool_event(home: str, event: _Event, why: str) -> None:
+    """Write the raw input to the spool (or the fallback spool); log why."""
+    key = event.key or f"spool:{os.urandom(16).hex()}"
+    kind = event.kind if event.reason is None else ""
+    for directory in (_spool.spool_dir(home), _spool.fallback_dir()):
+        try:
+            path = _spool.write(
+                directory,
+                event.data,
+                source=event.source,
+                kind=kind,
+                key=key,
+                received_at=event.received_at,
+                home=home,
+            )
+        except OSError as exc:
+            why = f"{why}; spool {directory} failed: {exc.strerror}"
+            continue
+        _log(home, f"spooled {os.path.basename(path)} ({why})")
+        return
+    _log(home, f"LOST an event: {why}")
+
+
+def run(agent: str, data: bytes, home: str | None) -> None:
+    """Journal one hook event within the budget; never raises, never prints."""
+    received_at = time.time_ns()
+    event = _Event(data, agent, received_at)
+    resolved = _home.resolve(home)
+    budget = _budget()
+    attempt = _Attempt()
+    _thread.start_new_thread(_work, (resolved, event, attempt))
+    if attempt.appended.acquire(timeout=budget) and attempt.landed:
+        # Landed; give the drain and capture what is left of the budget, no more.
+        remaining = budget - (time.time_ns() - received_at) / 1e9
+        attempt.finished.acquire(timeout=max(remaining, 0.05))
+        attempt.give_up()
+        return
+    if attempt.error is not None:
+        _spool_event(resolved, event, f"append failed: {attempt.error}")
+        return
+    if attempt.give_up():
+        _spool_event(resolved, event, f"journal busy for {budget:.3f}s")
+        return
+    # The write already started when the budget ran out: a commit is seconds at worst.
+    if attempt.appended.acquire(timeout=max(budget, 1.0)) and attempt.landed:
+        return
+    _spool_event(resolved, event, "append did not finish")
+
+
+def main(argv: list[str], home: str | None = None) -> int:
+    """Entry for ``journal [--home DIR] hook AGENT [PAYLOAD]``; always returns 0.
+
+    ``PAYLOAD`` (Codex ``notify``) replaces stdin. The caller must exit with
+    ``os._exit`` afterwards: an abandoned append thread must not delay the exit.
+    """
+    try:
+        agent = argv[0] if argv else "generic"
+        if len(argv) > 1:
+            data = argv[-1].encode("utf-8", "surrogateescape")
+        else:
+            try:
+                data = sys.stdin.buffer.read() if sys.stdin is not None else b""
+            except (OSError, ValueError):
+                data = b""
+        run(agent, data, home)
+    except BaseException as exc:  # the agent must never see a failure
+        _log(_home.resolve(home), f"hook failed: {type(exc).__name__}: {exc}")
+    return 0

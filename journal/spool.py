@@ -1,0 +1,265 @@
+"""The spool: where a hook puts an event it could not append within its budget.
+
+A spool file is written durably (temporary name, ``fsync``, ``rename``, directory
+``fsync``), so once the hook exits the event survives any crash. It carries the raw
+input byte for byte, with the source, kind, idempotency key and receive time the
+append would have used; every spool file has a key (the agent's own, or a random
+one made before the write), so draining is exactly-once even when two processes
+drain at the same time or a drain is killed between commit and unlink.
+
+File layout: ``AJSPOOL1`` magic, then ``>QHHHH`` (received_at, lengths of source,
+kind, key and home), those four UTF-8 strings, then the input bytes. An empty kind
+means "take it from the payload". Names sort by receive time, so drains keep order.
+
+When the home itself is unusable (cannot be created, a file in the way), the hook
+spools to a fallback directory under the temporary directory instead
+(:func:`fallback_dir`); a drain of that home picks its files up from there too.
+
+Stdlib only: the hook path uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from . import home as _home
+from . import payload as _payload
+from . import wire
+from .errors import InvalidPayloadError, JournalError
+from .results import Appended
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .store import LmdbJournal
+    from .writer import Writer
+
+__all__ = ["DrainReport", "SpoolEntry", "drain", "fallback_dir", "pending", "read", "write"]
+
+MAGIC = b"AJSPOOL1"
+_HEAD = struct.Struct(">QHHHH")
+_SUFFIX = ".spool"
+# Files per write transaction while draining: short transactions keep hooks moving.
+DRAIN_CHUNK = 256
+
+
+class SpoolEntry:
+    """One spooled input and what its append would have used."""
+
+    __slots__ = ("data", "home", "key", "kind", "received_at", "source")
+
+    def __init__(
+        self, data: bytes, source: str, kind: str, key: str, received_at: int, home: str
+    ) -> None:
+        self.data = data
+        self.source = source
+        self.kind = kind
+        self.key = key
+        self.received_at = received_at
+        self.home = home
+
+
+class DrainReport:
+    """What a drain did: records appended, duplicates skipped, inputs quarantined."""
+
+    __slots__ = ("appended", "duplicates", "failed", "quarantined")
+
+    def __init__(self) -> None:
+        self.appended = 0
+        self.duplicates = 0
+        self.quarantined = 0
+        self.failed: list[str] = []
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "appended": self.appended,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "failed": self.failed,
+        }
+
+
+def fallback_dir() -> str:
+    """The per-user spool used when the journal home itself is unusable."""
+    base = os.environ.get("TMPDIR") or "/tmp"
+    return os.path.join(base, f"agent-journal-{os.getuid()}", _home.SPOOL_DIR)
+
+
+def spool_dir(home: str) -> str:
+    """The spool directory of a resolved home."""
+    return os.path.join(home, _home.SPOOL_DIR)
+
+
+def write(
+    directory: str,
+    data: bytes,
+    *,
+    source: str,
+    kind: str,
+    key: str,
+    received_at: int,
+    home: str,
+) -> str:
+    """Write one spool file durably and return its path. Raises OSError on failure."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fields = [v.encode("utf-8", "replace") for v in (source, kind, key, home)]
+    head = MAGIC + _HEAD.pack(received_at, *(len(f) for f in fields)) + b"".join(fields)
+    name = f"{received_at:020d}-{os.getpid()}-{os.urandom(4).hex()}{_SUFFIX}"
+    tmp = os.path.join(directory, f".{name}.tmp")
+    final = os.path.join(directory, name)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(head + data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, final)
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return final
+
+
+def read(path: str) -> SpoolEntry:
+    """Read one spool file. Raises ValueError if it is not one, OSError if unreadable."""
+    with open(path, "rb") as f:
+        return parse(f.read())
+
+
+def parse(raw: bytes) -> SpoolEntry:
+    """Decode the bytes of a spool file. Raises ValueError if they are not one."""
+    if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + _HEAD.size:
+        raise ValueError("not a spool file (bad header)")
+    received_at, *lengths = _HEAD.unpack_from(raw, len(MAGIC))
+    pos = len(MAGIC) + _HEAD.size
+    fields = []
+    for length in lengths:
+        if pos + length > len(raw):
+            raise ValueError("not a spool file (truncated header)")
+        fields.append(raw[pos : pos + length].decode("utf-8", "replace"))
+        pos += length
+    source, kind, key, home = fields
+    return SpoolEntry(raw[pos:], source, kind, key, received_at, home)
+
+
+def pending(directory: str) -> list[str]:
+    """Paths of the finished spool files in ``directory``, oldest first."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return [os.path.join(directory, n) for n in sorted(names) if n.endswith(_SUFFIX)]
+
+
+def has_pending(home: str) -> bool:
+    """True if the home's spool (not the fallback) holds anything: one cheap listdir."""
+    try:
+        return any(n.endswith(_SUFFIX) for n in os.listdir(spool_dir(home)))
+    except OSError:
+        return False
+
+
+def _mine(journal: LmdbJournal) -> list[str]:
+    own = pending(spool_dir(journal.home))
+    theirs = []
+    for path in pending(fallback_dir()):
+        try:
+            if read(path).home == journal.home:
+                theirs.append(path)
+        except (OSError, ValueError):
+            continue
+    return sorted(own + theirs, key=os.path.basename)
+
+
+def drain(
+    journal: LmdbJournal,
+    *,
+    limit: int | None = None,
+    gate: Callable[[], bool] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DrainReport:
+    """Append every spooled input of ``journal``'s home, oldest first, exactly once.
+
+    Valid inputs are appended with their spooled key and receive time; invalid ones
+    are quarantined with the reason; a file is removed only after the transaction
+    that took it in has committed. ``limit`` bounds the files taken (the hook drains
+    a little at a time); ``gate`` is passed to every write (see ``LmdbJournal.write``):
+    when it refuses, the drain stops and the rest stays spooled.
+    """
+    report = DrainReport()
+    paths = _mine(journal)
+    if limit is not None:
+        paths = paths[:limit]
+    for start in range(0, len(paths), DRAIN_CHUNK):
+        chunk = paths[start : start + DRAIN_CHUNK]
+        entries: list[tuple[str, bytes, SpoolEntry | str]] = []
+        for path in chunk:
+            try:
+                with open(path, "rb") as f:
+                    raw = f.read()
+            except OSError:
+                continue  # another drain took it first
+            try:
+                entries.append((path, raw, parse(raw)))
+            except ValueError as exc:
+                entries.append((path, raw, str(exc)))
+        counts = journal.write(lambda w, e=entries: _take(w, e), gate=gate)  # type: ignore[misc]
+        if counts is None:
+            break
+        appended, duplicates, quarantined = counts
+        report.appended += appended
+        report.duplicates += duplicates
+        report.quarantined += quarantined
+        for path, _raw, _entry in entries:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                report.failed.append(f"{path}: {exc.strerror}")
+        if progress is not None:
+            progress(len(chunk))
+    return report
+
+
+def _take(
+    writer: Writer, entries: list[tuple[str, bytes, SpoolEntry | str]]
+) -> tuple[int, int, int]:
+    appended = duplicates = quarantined = 0
+    for path, raw, entry in entries:
+        if isinstance(entry, str):
+            reason = f"spool file {os.path.basename(path)}: {entry}"
+            writer.quarantine(raw, reason, b"generic", b"", 0)
+            quarantined += 1
+            continue
+        source = _name(entry.source, "generic")
+        try:
+            stored, hint = _payload.validate_with_kind(entry.data)
+        except InvalidPayloadError as exc:
+            writer.quarantine(
+                entry.data, exc.reason, source, entry.kind.encode(), entry.received_at
+            )
+            quarantined += 1
+            continue
+        kind = _name(entry.kind, "") or _name(hint, "generic")
+        key = _name(entry.key, "", wire.MAX_KEY_BYTES)
+        done: Appended = writer.append(stored, source, kind, key, entry.received_at)
+        if done.duplicate:
+            duplicates += 1
+        else:
+            appended += 1
+    return appended, duplicates, quarantined
+
+
+def _name(value: str, default: str, limit: int = wire.MAX_NAME_BYTES) -> bytes:
+    """Encode a spooled name, falling back to ``default`` if it is unusable."""
+    try:
+        return wire.encode_name(value, "name", limit)
+    except JournalError:
+        return default.encode()
