@@ -337,6 +337,16 @@ def demo(obj: _Context, keep: bool) -> None:
         raise _fail(exc) from None
 
 
+def _register_ingest() -> None:
+    from .cli_ingest import hook, import_, spool
+
+    for command in (hook, import_, spool):
+        cli.add_command(command)
+
+
+_register_ingest()
+
+
 def main() -> int:
     """Run the CLI; return the exit code."""
     try:
