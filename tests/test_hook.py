@@ -57,18 +57,23 @@ def log(home: str, *args: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
+def _kind(path: pathlib.Path, field: str) -> str:
+    value: str = json.loads(path.read_bytes())[field]
+    return value
+
+
 def _golden_cases() -> list[tuple[str, pathlib.Path, str]]:
-    cases = []
-    for path in sorted(FIXTURES.glob("claude-code__*.json")):
-        cases.append(("claude-code", path, json.loads(path.read_bytes())["hook_event_name"]))
-    for path in sorted(FIXTURES.glob("opencode-bus__*.json")):
-        cases.append(("opencode", path, json.loads(path.read_bytes())["type"]))
-    for path in sorted(SYNTHETIC.glob("*.json")):
-        agent = path.name.split("__")[0]
-        if "__notify__" in path.name:
-            continue
-        cases.append((agent, path, json.loads(path.read_bytes())["hook_event_name"]))
-    return cases
+    claude = [
+        ("claude-code", p, _kind(p, "hook_event_name"))
+        for p in sorted(FIXTURES.glob("claude-code__*.json"))
+    ]
+    opencode = [("opencode", p, _kind(p, "type")) for p in sorted(FIXTURES.glob("opencode-bus__*"))]
+    synthetic = [
+        (p.name.split("__")[0], p, _kind(p, "hook_event_name"))
+        for p in sorted(SYNTHETIC.glob("*.json"))
+        if "__notify__" not in p.name
+    ]
+    return claude + opencode + synthetic
 
 
 GOLDEN = _golden_cases()
