@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
+from .cli_hooks import hooks as hooks_group
 from .errors import InvalidPayloadError, JournalError, UsageError
 from .results import Appended, Quarantined
 
@@ -106,6 +107,7 @@ def append(
         journal = obj.journal()
         if not batch:
             result = journal.append(data, source=source, kind=kind, key=key)
+            _drain_spool(journal)
             if as_json:
                 _echo_json(result.to_dict())
             else:
@@ -115,6 +117,7 @@ def append(
         if lines and lines[-1] == b"":
             lines.pop()
         results = journal.append_batch(lines, source=source, kind=kind, key=key)
+        _drain_spool(journal)
     except InvalidPayloadError as exc:
         raise click.ClickException(
             f"invalid payload: {exc.reason} (quarantined as #{exc.quarantine_id})"
@@ -122,6 +125,14 @@ def append(
     except JournalError as exc:
         raise _fail(exc) from None
     _report_batch(results, as_json)
+
+
+def _drain_spool(journal: LmdbJournal) -> None:
+    """The journal is writable again: take in what hooks spooled meanwhile (DESIGN §3)."""
+    from . import spool
+
+    if spool.has_pending(journal.home):
+        spool.drain(journal)
 
 
 def _report_batch(results: list[Appended | Quarantined], as_json: bool) -> None:
@@ -345,6 +356,7 @@ def _register_ingest() -> None:
 
 
 _register_ingest()
+cli.add_command(hooks_group)
 
 
 def main() -> int:

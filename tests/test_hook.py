@@ -346,3 +346,38 @@ def test_the_hook_imports_only_what_an_append_needs(home: str, data: bytes) -> N
     assert not tops & {"click", "msgspec", "projections", "hashlib", "typing"}, sorted(tops)
     assert "json.decoder" not in loaded or data == b"not json"
     assert "journal.cli" not in loaded
+
+
+@pytest.mark.slow
+def test_eight_hooks_at_once_lose_nothing_and_double_nothing(home: str) -> None:
+    """8 concurrent streams of hooks (tool events redelivered, Stops without ids): every
+    event lands exactly once (after a final drain), seqs are gap-free, the chain verifies."""
+    LmdbJournal(home).close()
+    script = """
+import json, subprocess, sys
+home, worker = sys.argv[1], sys.argv[2]
+for i in range(40):
+    pre = {"hook_event_name": "PreToolUse", "session_id": worker, "tool_use_id": f"{worker}-{i}"}
+    for event in (pre, pre, {"hook_event_name": "Stop", "session_id": worker, "n": i}):
+        done = subprocess.run([sys.argv[3], "--home", home, "hook", "claude-code"],
+                              input=json.dumps(event).encode(), capture_output=True)
+        assert (done.returncode, done.stdout) == (0, b""), done
+"""
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, home, f"w{w}", JOURNAL_BIN])
+        for w in range(8)
+    ]
+    assert [w.wait(timeout=600) for w in workers] == [0] * 8
+    subprocess.run([JOURNAL_BIN, "--home", home, "spool", "drain"], check=True)
+    records = log(home)
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    pres = [r["key"] for r in records if r["kind"] == "PreToolUse"]
+    stops = [
+        (r["payload"]["session_id"], r["payload"]["n"]) for r in records if r["kind"] == "Stop"
+    ]
+    assert sorted(pres) == sorted(
+        f"claude-code:PreToolUse:w{w}-{i}" for w in range(8) for i in range(40)
+    )
+    assert sorted(stops) == sorted((f"w{w}", i) for w in range(8) for i in range(40))
+    with LmdbJournal(home) as journal:
+        assert journal.verify().ok

@@ -11,6 +11,7 @@ import pytest
 
 from journal import spool
 from journal.store import LmdbJournal
+from tests.conftest import JOURNAL_BIN
 
 
 def put(home: str, data: bytes, *, key: str, received_at: int, kind: str = "") -> str:
@@ -117,6 +118,7 @@ _DRAIN = """
 import sys
 from journal import spool
 from journal.store import LmdbJournal
+from tests.conftest import JOURNAL_BIN
 with LmdbJournal(sys.argv[1]) as journal:
     spool.drain(journal)
 """
@@ -135,3 +137,16 @@ def test_concurrent_drains_append_each_file_exactly_once(home: str) -> None:
         assert journal.verify().ok
     assert sorted(keys, key=lambda k: int(k.split(":")[1])) == [f"spool:{i}" for i in range(600)]
     assert len(set(keys)) == 600
+
+
+def test_the_next_cli_append_drains_the_spool(home: str) -> None:
+    """A successful `journal append` takes in what hooks spooled while the journal was busy."""
+    LmdbJournal(home).close()
+    put(home, b'{"hook_event_name":"Stop"}', key="spool:9", received_at=1)
+    done = subprocess.run(
+        [JOURNAL_BIN, "--home", home, "append"], input=b'{"a":1}', capture_output=True, check=True
+    )
+    assert done.stdout.startswith(b"1 ")
+    with LmdbJournal(home) as journal:
+        assert [r.key for r in journal.read()] == [None, "spool:9"]
+        assert journal.stats().spooled == 0
