@@ -55,17 +55,32 @@ def _documented_names(param: click.Parameter) -> list[str]:
     return [*param.opts, *param.secondary_opts]
 
 
+def _params(command: click.Command) -> list[click.Parameter]:
+    """A command's parameters; for a group, its subcommands' as well."""
+    params = list(command.params)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            params.extend(_params(sub))
+    return params
+
+
 @pytest.mark.parametrize("name", sorted(cli.commands), ids=str)
 def test_every_command_and_option_is_in_the_cli_reference(name: str) -> None:
-    """Each command has a heading in the CLI reference naming all its options."""
+    """Each command's section names all its options; a group's, each subcommand and theirs."""
     section = _command_section(name)
     command = cli.commands[name]
     missing = [
         opt
-        for param in command.params
+        for param in _params(command)
         for opt in _documented_names(param)
         if not re.search(rf"`[^`]*(?<![\w-]){re.escape(opt)}(?![\w-])[^`]*`", section)
     ]
+    if isinstance(command, click.Group):
+        missing += [
+            f"journal {name} {sub}"
+            for sub in command.commands
+            if not re.search(rf"`[^`]*journal {name} {re.escape(sub)}\b[^`]*`", section)
+        ]
     assert not missing, f"journal {name}: options missing from its section: {missing}"
 
 
