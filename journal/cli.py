@@ -15,6 +15,7 @@ import click
 
 from . import __version__
 from .cli_hooks import hooks as hooks_group
+from .cli_views import VIEW_COMMANDS, run_log
 from .errors import InvalidPayloadError, JournalError, UsageError
 from .results import Appended, Quarantined
 
@@ -191,6 +192,13 @@ def _records(
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most LIMIT records.")
 @click.option("--kind", "kinds", multiple=True, help="Only this kind (repeatable).")
 @click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option(
+    "--run",
+    "run_ident",
+    default=None,
+    metavar="ID",
+    help="Only records of this run and its subagents (run id, session id, or a prefix).",
+)
 @click.option("--quarantine", is_flag=True, help="List quarantined input instead of records.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new records as they land.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -201,6 +209,7 @@ def log(
     limit: int | None,
     kinds: tuple[str, ...],
     sources: tuple[str, ...],
+    run_ident: str | None,
     quarantine: bool,
     follow: bool,
     as_json: bool,
@@ -219,7 +228,20 @@ def log(
                         f"{entry.reason}  {len(entry.data)} bytes  {preview}"
                     )
             return
-        for record in _records(journal, after, limit, kinds, sources, follow):
+        records = (
+            run_log(
+                journal,
+                run_ident,
+                after=after,
+                limit=limit,
+                kinds=kinds,
+                sources=sources,
+                follow=follow,
+            )
+            if run_ident is not None
+            else _records(journal, after, limit, kinds, sources, follow)
+        )
+        for record in records:
             if as_json:
                 _echo_json(record.to_dict())
             else:
@@ -357,6 +379,8 @@ def _register_ingest() -> None:
 
 _register_ingest()
 cli.add_command(hooks_group)
+for _command in VIEW_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> int:

@@ -37,6 +37,28 @@ def _key(payload: bytes) -> str | None:
     return None
 
 
+def _show_views(journal: LmdbJournal, echo: Callable[[str], None]) -> None:
+    """Print the runs and steps views of the demo journal, as their commands do."""
+    from projections import queries
+
+    from .cli_views import render_runs, render_steps, short_run_id
+
+    runs = queries.runs(journal)
+    echo("")
+    echo("$ journal runs")
+    for line in render_runs(runs):
+        echo(line)
+    session = next(run for run in runs if run.parent_run_id is None)
+    echo("")
+    echo(f"$ journal steps {short_run_id(session.run_id)}")
+    for line in render_steps(queries.steps(journal, session.run_id)):
+        echo(line)
+    echo("")
+    echo("$ journal interrupted")
+    stopped = queries.interrupted(journal)
+    echo(f"{len(stopped)} interrupted runs" if stopped else "no interrupted runs")
+
+
 def run_demo(home: str | None, *, keep: bool, echo: Callable[[str], None]) -> str:
     """Build the demo journal under ``home`` (a new temporary one if None)."""
     target = home or tempfile.mkdtemp(prefix="agent-journal-demo-")
@@ -77,6 +99,7 @@ def run_demo(home: str | None, *, keep: bool, echo: Callable[[str], None]) -> st
                 f"{'ok' if report.ok else 'FAILED'}: {report.records_checked} records, "
                 f"{report.blobs_checked} blobs, head {report.head_digest}"
             )
+            _show_views(journal, echo)
     finally:
         if home is None and not keep:
             shutil.rmtree(target, ignore_errors=True)

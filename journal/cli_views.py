@@ -1,0 +1,428 @@
+"""The views commands: ``runs``, ``run``, ``steps``, ``interrupted``, ``projections``,
+``rebuild``, and the records of one run for ``log --run``.
+
+Thin like the rest of the CLI: parse, call :mod:`projections.queries` (which catches
+the views up first), render a table for people or JSON for programs. The projections
+package is imported inside the commands, so other commands never pay for it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import click
+
+from .errors import JournalError, UsageError
+
+if TYPE_CHECKING:
+    from projections.engine import ViewStatus
+    from projections.runs import Run
+    from projections.steps import Step
+
+    from .records import Record
+    from .store import LmdbJournal
+
+__all__ = [
+    "VIEW_COMMANDS",
+    "interrupted",
+    "projections_",
+    "rebuild",
+    "render_runs",
+    "render_steps",
+    "run",
+    "run_log",
+    "runs",
+    "steps",
+]
+
+_POLL_SECONDS = 0.2
+
+
+class _HasJournal(Protocol):
+    def journal(self) -> LmdbJournal: ...
+
+
+def _fail(exc: JournalError) -> click.ClickException:
+    if isinstance(exc, UsageError):
+        return click.UsageError(str(exc))
+    return click.ClickException(str(exc))
+
+
+def _echo_json(value: object) -> None:
+    import msgspec
+
+    sys.stdout.buffer.write(msgspec.json.encode(value) + b"\n")
+
+
+def _idle_ns(minutes: float | None) -> int:
+    from projections.runs import DEFAULT_IDLE_NS
+
+    return DEFAULT_IDLE_NS if minutes is None else int(minutes * 60 * 1_000_000_000)
+
+
+# -- rendering ---------------------------------------------------------------------
+
+
+def _when(ns: int | None) -> str:
+    if not ns:
+        return "-"
+    stamp = datetime.datetime.fromtimestamp(ns / 1e9, tz=datetime.UTC)
+    return stamp.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _span(ns: float | None) -> str:
+    """A duration for people: 850ms, 12.3s, 4m05s, 2h13m."""
+    if ns is None:
+        return "-"
+    seconds = ns / 1e9
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def short_run_id(run_id: str) -> str:
+    """A run id with its session id cut to 8 characters (still a unique-enough prefix)."""
+    source, _, rest = run_id.partition("/")
+    session, slash, agent = rest.partition("/")
+    return f"{source}/{session[:8]}{slash}{agent}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns, two spaces apart; the last column is not padded."""
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+    out = []
+    for row in (header, *rows):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        out.append("  ".join([*cells, row[-1]]).rstrip())
+    return out
+
+
+def render_runs(found: Sequence[Run]) -> list[str]:
+    """The ``journal runs`` table: one line per run, subagents indented under theirs."""
+    rows = []
+    for one in _ordered(found):
+        name = short_run_id(one.run_id)
+        if one.agent_id is not None:
+            name = f"  └ {one.agent_id}" + (f" ({one.agent_type})" if one.agent_type else "")
+        rows.append(
+            [
+                name,
+                one.status,
+                _when(one.first_time),
+                _span(one.last_time - one.first_time),
+                f"{one.first_seq}-{one.last_seq}",
+                str(one.prompts),
+                str(one.steps),
+                ",".join(one.models) or "-",
+                one.cwd or "-",
+            ]
+        )
+    header = ["RUN", "STATUS", "STARTED (UTC)", "LASTED", "SEQS", "PROMPTS", "STEPS", "MODEL"]
+    return _table([*header, "CWD"], rows)
+
+
+def _ordered(found: Sequence[Run]) -> list[Run]:
+    """Runs with each session's subagent runs right after it."""
+    by_parent: dict[str, list[Run]] = {}
+    top = []
+    ids = {one.run_id for one in found}
+    for one in found:
+        if one.agent_id is not None and one.parent_run_id in ids:
+            by_parent.setdefault(one.parent_run_id or "", []).append(one)
+        else:
+            top.append(one)
+    out = []
+    for one in top:
+        out.append(one)
+        out.extend(by_parent.get(one.run_id, []))
+    return out
+
+
+def render_steps(found: Sequence[Step]) -> list[str]:
+    """The ``journal steps`` table: one line per tool call, in start order."""
+    rows = [
+        [
+            str(i),
+            step.tool_name or "-",
+            step.status,
+            "-" if step.start_seq is None else str(step.start_seq),
+            "-" if step.end_seq is None else str(step.end_seq),
+            "-" if step.duration_ms is None else _span(step.duration_ms * 1e6),
+            step.agent_id or "-",
+            step.paired_by,
+            step.tool_use_id or "-",
+        ]
+        for i, step in enumerate(found, 1)
+    ]
+    header = ["#", "TOOL", "STATUS", "START", "END", "TOOK", "AGENT", "PAIRED", "TOOL USE ID"]
+    return _table(header, rows)
+
+
+def render_run_detail(one: Run, steps_: Sequence[Step], children: Sequence[Run]) -> list[str]:
+    """The ``journal run`` text: the run's fields, its child runs, then its steps."""
+    fields = [
+        ("run_id", one.run_id),
+        ("session_id", one.session_id),
+        ("source", one.source),
+        ("status", one.status + (f" ({one.error})" if one.error else "")),
+        ("parent_run_id", one.parent_run_id or "-"),
+        ("seqs", f"{one.first_seq}-{one.last_seq}"),
+        ("started", _when(one.first_time) + " UTC"),
+        ("last", _when(one.last_time) + f" UTC (lasted {_span(one.last_time - one.first_time)})"),
+        ("cwd", one.cwd or "-"),
+        ("models", ", ".join(one.models) or "-"),
+        ("prompts", str(one.prompts)),
+        ("steps", str(one.steps)),
+        ("started as", ", ".join(one.start_sources) or "-"),
+        ("end reason", one.end_reason or "-"),
+        ("resume", one.resume or "-"),
+    ]
+    if one.agent_id is not None:
+        fields.insert(5, ("agent", f"{one.agent_id} ({one.agent_type or '?'})"))
+    lines = [f"{name + ':':<15}{value}" for name, value in fields]
+    if children:
+        lines += ["", f"child runs ({len(children)}):", *render_runs(children)]
+    lines += ["", f"steps ({len(steps_)}):", *render_steps(steps_)]
+    return lines
+
+
+# -- commands ----------------------------------------------------------------------
+
+_IDLE = click.option(
+    "--idle",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="MINUTES",
+    help="A run with no terminal event, quiet this long before the newest record, is "
+    "interrupted (default 30).",
+)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@click.command()
+@click.option("--status", default=None, help="Only runs with this status.")
+@click.option("--source", default=None, help="Only runs from this agent (claude-code, codex, …).")
+@_IDLE
+@_JSON
+@click.pass_obj
+def runs(
+    obj: _HasJournal, status: str | None, source: str | None, idle: float | None, as_json: bool
+) -> None:
+    """List runs (sessions and subagents): status, seqs, prompts, steps.
+
+    STATUS is active, ended, failed or interrupted.
+    """
+    from projections import queries
+
+    try:
+        found = queries.runs(obj.journal(), status=status, source=source, idle_ns=_idle_ns(idle))
+    except JournalError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _echo_json([one.to_dict() for one in found])
+    elif found:
+        click.echo("\n".join(render_runs(found)))
+    else:
+        click.echo("no runs")
+
+
+@click.command()
+@click.argument("ident", metavar="ID")
+@_IDLE
+@_JSON
+@click.pass_obj
+def run(obj: _HasJournal, ident: str, idle: float | None, as_json: bool) -> None:
+    """Show one run with its child runs and steps.
+
+    ID is a run id, a session id, or a unique prefix of either.
+    """
+    from projections import queries
+
+    try:
+        detail = queries.run(obj.journal(), ident, idle_ns=_idle_ns(idle))
+    except JournalError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _echo_json(detail.to_dict())
+    else:
+        click.echo("\n".join(render_run_detail(detail.run, detail.steps, detail.children)))
+
+
+@click.command()
+@click.argument("ident", metavar="RUN")
+@_JSON
+@click.pass_obj
+def steps(obj: _HasJournal, ident: str, as_json: bool) -> None:
+    """List the tool calls of a run and of its subagents, in start order.
+
+    RUN is a run id, a session id, or a unique prefix of either.
+    """
+    from projections import queries
+
+    try:
+        found = queries.steps(obj.journal(), ident)
+    except JournalError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _echo_json([step.to_dict() for step in found])
+    elif found:
+        click.echo("\n".join(render_steps(found)))
+    else:
+        click.echo("no steps")
+
+
+@click.command()
+@_IDLE
+@_JSON
+@click.pass_obj
+def interrupted(obj: _HasJournal, idle: float | None, as_json: bool) -> None:
+    """List runs that stopped without ending, with the command that resumes each."""
+    from projections import queries
+
+    try:
+        found = queries.interrupted(obj.journal(), idle_ns=_idle_ns(idle))
+    except JournalError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _echo_json(
+            [
+                {
+                    "run_id": one.run_id,
+                    "session_id": one.session_id,
+                    "source": one.source,
+                    "last_seq": one.last_seq,
+                    "last_time": one.last_time,
+                    "parent_run_id": one.parent_run_id,
+                    "cwd": one.cwd,
+                    "resume": one.resume,
+                }
+                for one in found
+            ]
+        )
+        return
+    if not found:
+        click.echo("no interrupted runs")
+        return
+    rows = [
+        [
+            short_run_id(one.run_id),
+            str(one.last_seq),
+            _when(one.last_time),
+            one.cwd or "-",
+            one.resume or "-",
+        ]
+        for one in found
+    ]
+    header = ["RUN", "LAST SEQ", "LAST (UTC)", "CWD", "RESUME WITH"]
+    click.echo("\n".join(_table(header, rows)))
+
+
+@click.command(name="projections")
+@_JSON
+@click.pass_obj
+def projections_(obj: _HasJournal, as_json: bool) -> None:
+    """Show each view's version, checkpoint, the log's head, and the lag between them."""
+    from projections import queries
+
+    try:
+        found = queries.status(obj.journal())
+    except JournalError as exc:
+        raise _fail(exc) from None
+    _show_status(found, as_json)
+
+
+def _show_status(found: Sequence[ViewStatus], as_json: bool) -> None:
+    if as_json:
+        _echo_json([one.to_dict() for one in found])
+        return
+    rows = [
+        [one.name, str(one.version), str(one.checkpoint), str(one.head), str(one.lag)]
+        for one in found
+    ]
+    click.echo("\n".join(_table(["VIEW", "VERSION", "CHECKPOINT", "HEAD", "LAG"], rows)))
+
+
+@click.command()
+@click.argument("names", metavar="[VIEW]...", nargs=-1)
+@click.pass_obj
+def rebuild(obj: _HasJournal, names: tuple[str, ...]) -> None:
+    """Rebuild views from the first record (default: all), with a progress bar.
+
+    Views are disposable: a rebuild gives the same state as catching up. It is needed
+    only to recover from a bug in a view; a new view version rebuilds by itself.
+    """
+    from projections import queries
+    from projections.registry import by_name
+
+    try:
+        chosen = [view.name for view in by_name(names or None)]
+        journal = obj.journal()
+        head = journal.head()
+        start = time.perf_counter()
+        with click.progressbar(
+            length=max(head, 1), label=f"rebuilding {', '.join(chosen)}", file=sys.stderr
+        ) as bar:
+            found = queries.rebuild(journal, chosen, progress=bar.update)
+        took = time.perf_counter() - start
+    except JournalError as exc:
+        raise _fail(exc) from None
+    rate = f" ({head / took:,.0f} records/s)" if took > 0 and head >= 1000 else ""
+    click.echo(f"rebuilt {', '.join(chosen)}: {head:,} records in {took:.1f} s{rate}")
+    _show_status(found, False)
+
+
+VIEW_COMMANDS = (runs, run, steps, interrupted, projections_, rebuild)
+
+
+# -- log --run ---------------------------------------------------------------------
+
+
+def run_log(
+    journal: LmdbJournal,
+    ident: str,
+    *,
+    after: int,
+    limit: int | None,
+    kinds: tuple[str, ...],
+    sources: tuple[str, ...],
+    follow: bool,
+) -> Iterator[Record]:
+    """The records of one run and its subagents for ``journal log --run``."""
+    from projections.queries import run_match, run_records
+
+    match = run_match(journal, ident)
+
+    def wanted(record: Record) -> bool:
+        return (not kinds or record.kind in kinds) and (not sources or record.source in sources)
+
+    remaining = limit
+    if remaining == 0:
+        return
+    for record in run_records(journal, match, after=after):
+        if wanted(record):
+            yield record
+            if remaining is not None:
+                remaining -= 1
+                if remaining == 0:
+                    return
+    if not follow:
+        return
+    position = max(after, match.last_seq)
+    while True:
+        for record in journal.read(after=position):
+            position = record.seq
+            if match(record) and wanted(record):
+                yield record
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining == 0:
+                        return
+        time.sleep(_POLL_SECONDS)
