@@ -121,7 +121,7 @@ class Run(msgspec.Struct, frozen=True, kw_only=True, tag="projections.run"):
 
     def to_dict(self) -> dict[str, object]:
         """The JSON shape of ``runs --json`` items (DESIGN §5 names, and more)."""
-        return {f: getattr(self, f) for f in self.__struct_fields__}
+        return msgspec.structs.asdict(self)
 
 
 class RunsView(View):

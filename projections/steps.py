@@ -170,7 +170,7 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, tag="projections.step"):
 
     def to_dict(self) -> dict[str, object]:
         """The JSON shape of ``steps --json`` items (DESIGN §5 names)."""
-        return {f: getattr(self, f) for f in self.__struct_fields__}
+        return msgspec.structs.asdict(self)
 
 
 class _Row(msgspec.Struct, array_like=True, gc=False, tag="projections.step.row"):
