@@ -30,6 +30,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python tools/bench/append.py
 	$(BIN)/python tools/bench/hook.py
+	$(BIN)/python tools/bench/views.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
