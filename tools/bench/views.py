@@ -33,7 +33,6 @@ import gc
 import json
 import os
 import pathlib
-import platform
 import random
 import statistics
 import subprocess
@@ -53,6 +52,7 @@ from journal.writer import Writer
 from projections.engine import Views
 from projections.logread import LogScan
 from projections.registry import VIEWS
+from tools.bench.append import machine
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIXTURES = ROOT.parent / "shared" / "fixtures"
@@ -443,31 +443,6 @@ def bench_queries(home: str, runs: int, workdir: pathlib.Path) -> dict[str, Any]
 
 
 # -- report --------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    """Describe where the figures come from."""
-    return {
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "lmdb": ".".join(map(str, lmdb.version())),
-        "revision": _revision(),
-        "loadavg_1m_at_start": os.getloadavg()[0],
-    }
-
-
-def _revision() -> str:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return done.stdout.strip()
 
 
 def render(report: dict[str, Any]) -> str:
