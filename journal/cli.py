@@ -7,6 +7,7 @@ and exit 1 (usage errors exit 2); nothing prints a traceback.
 from __future__ import annotations
 
 import datetime
+import itertools
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from .errors import InvalidPayloadError, JournalError, UsageError
 from .results import Appended, Quarantined
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from .records import Record
     from .store import LmdbJournal
@@ -155,6 +156,31 @@ def _report_batch(results: list[Appended | Quarantined], as_json: bool) -> None:
         raise click.ClickException(f"{good} appended, {len(bad)} quarantined")
 
 
+def wanted_by(kinds: Sequence[str], sources: Sequence[str]) -> Callable[[Record], bool]:
+    """The ``--kind`` / ``--source`` filter of ``log`` (empty: everything passes)."""
+
+    def wanted(record: Record) -> bool:
+        return (not kinds or record.kind in kinds) and (not sources or record.source in sources)
+
+    return wanted
+
+
+def tail(journal: LmdbJournal, after: int, keep: Callable[[Record], bool]) -> Iterator[Record]:
+    """Records after ``after`` that ``keep`` accepts, waiting for new ones forever.
+
+    Every record read advances the position, filtered or not. (Taking head() as the
+    position instead would skip a record committed between the last read and that
+    call.)
+    """
+    position = after
+    while True:
+        for record in journal.read(after=position):
+            position = record.seq
+            if keep(record):
+                yield record
+        time.sleep(_FOLLOW_POLL_SECONDS)
+
+
 def _records(
     journal: LmdbJournal,
     after: int,
@@ -164,25 +190,8 @@ def _records(
     follow: bool,
 ) -> Iterator[Record]:
     if not follow:
-        yield from journal.read(
-            after=after, limit=limit, kinds=kinds or None, sources=sources or None
-        )
-        return
-    # Following: read everything and filter here, so that the position advances past
-    # records the filters skip. (Taking head() as the position instead would skip a
-    # record committed between the last read and that call.)
-    position, remaining = after, limit
-    while remaining != 0:
-        for record in journal.read(after=position):
-            position = record.seq
-            if (kinds and record.kind not in kinds) or (sources and record.source not in sources):
-                continue
-            yield record
-            if remaining is not None:
-                remaining -= 1
-                if remaining == 0:
-                    return
-        time.sleep(_FOLLOW_POLL_SECONDS)
+        return journal.read(after=after, limit=limit, kinds=kinds or None, sources=sources or None)
+    return itertools.islice(tail(journal, after, wanted_by(kinds, sources)), limit)
 
 
 @cli.command()

@@ -9,6 +9,7 @@ package is imported inside the commands, so other commands never pay for it.
 from __future__ import annotations
 
 import datetime
+import itertools
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -38,8 +39,6 @@ __all__ = [
     "runs",
     "steps",
 ]
-
-_POLL_SECONDS = 0.2
 
 
 class _HasJournal(Protocol):
@@ -398,31 +397,12 @@ def run_log(
     """The records of one run and its subagents for ``journal log --run``."""
     from projections.queries import run_match, run_records
 
+    from .cli import tail, wanted_by
+
     match = run_match(journal, ident)
-
-    def wanted(record: Record) -> bool:
-        return (not kinds or record.kind in kinds) and (not sources or record.source in sources)
-
-    remaining = limit
-    if remaining == 0:
-        return
-    for record in run_records(journal, match, after=after):
-        if wanted(record):
-            yield record
-            if remaining is not None:
-                remaining -= 1
-                if remaining == 0:
-                    return
-    if not follow:
-        return
-    position = max(after, match.last_seq)
-    while True:
-        for record in journal.read(after=position):
-            position = record.seq
-            if match(record) and wanted(record):
-                yield record
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining == 0:
-                        return
-        time.sleep(_POLL_SECONDS)
+    keep = wanted_by(kinds, sources)
+    records: Iterator[Record] = (r for r in run_records(journal, match, after=after) if keep(r))
+    if follow:
+        new = tail(journal, max(after, match.last_seq), lambda r: match(r) and keep(r))
+        records = itertools.chain(records, new)
+    return itertools.islice(records, limit)
