@@ -517,6 +517,7 @@ class LmdbJournal:
 
     def stats(self) -> Stats:
         """Return counts: head, blobs, bytes in use, quarantine, spool, per source."""
+        from . import spool as _spool
         from .records import Stats
 
         with _reading(), self._env.begin() as txn:
@@ -537,7 +538,7 @@ class LmdbJournal:
             blobs=blobs,
             bytes=used,
             quarantined=quarantined,
-            spooled=_count_spool(self.home),
+            spooled=len(_spool.pending(_spool.spool_dir(self.home))),
             sources=sources,
             map_size=info["map_size"],
             format=FORMAT,
@@ -558,11 +559,3 @@ class LmdbJournal:
         if len(value) != 40:
             raise CorruptionError("the head anchor in meta is malformed")
         return _u64(value[:8]), bytes(value[8:])
-
-
-def _count_spool(home: str) -> int:
-    try:
-        names = os.listdir(os.path.join(home, _home.SPOOL_DIR))
-    except OSError:
-        return 0
-    return sum(1 for name in names if not name.startswith("."))
