@@ -10,14 +10,15 @@ import datetime
 import itertools
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
+from .cli_common import echo_json, fail, progress_bar
 from .cli_hooks import hooks as hooks_group
 from .cli_views import VIEW_COMMANDS, run_log
-from .errors import InvalidPayloadError, JournalError, UsageError
+from .errors import InvalidPayloadError, JournalError
 from .results import Appended, Quarantined
 
 if TYPE_CHECKING:
@@ -47,19 +48,6 @@ class _Context:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
-
-
-def _echo_json(value: object) -> None:
-    # msgspec is imported on first use: `journal append` without --json never needs it.
-    import msgspec
-
-    sys.stdout.buffer.write(msgspec.json.encode(value) + b"\n")
-
-
-def _fail(exc: JournalError) -> click.ClickException:
-    if isinstance(exc, UsageError):
-        return click.UsageError(str(exc))
-    return click.ClickException(str(exc))
 
 
 def _time(ns: int) -> str:
@@ -111,7 +99,7 @@ def append(
             result = journal.append(data, source=source, kind=kind, key=key)
             _drain_spool(journal)
             if as_json:
-                _echo_json(result.to_dict())
+                echo_json(result.to_dict())
             else:
                 click.echo(f"{result.seq} {result.digest}")
             return
@@ -125,7 +113,7 @@ def append(
             f"invalid payload: {exc.reason} (quarantined as #{exc.quarantine_id})"
         ) from None
     except JournalError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     _report_batch(results, as_json)
 
 
@@ -140,7 +128,7 @@ def _drain_spool(journal: LmdbJournal) -> None:
 def _report_batch(results: list[Appended | Quarantined], as_json: bool) -> None:
     bad = [r for r in results if isinstance(r, Quarantined)]
     if as_json:
-        _echo_json([r.to_dict() for r in results])
+        echo_json([r.to_dict() for r in results])
     else:
         out = sys.stdout
         for r in results:
@@ -229,7 +217,7 @@ def log(
         if quarantine:
             for entry in journal.quarantined(after=after, limit=limit):
                 if as_json:
-                    _echo_json(entry.to_dict())
+                    echo_json(entry.to_dict())
                 else:
                     preview = entry.data[:60].decode("utf-8", "replace").replace("\n", "\\n")
                     click.echo(
@@ -252,7 +240,7 @@ def log(
         )
         for record in records:
             if as_json:
-                _echo_json(record.to_dict())
+                echo_json(record.to_dict())
             else:
                 preview = record.payload[:80].decode("utf-8", "replace")
                 preview = preview.replace("\r", " ").replace("\n", " ")
@@ -262,7 +250,7 @@ def log(
                 )
             sys.stdout.flush()
     except JournalError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     except KeyboardInterrupt:
         return
 
@@ -278,7 +266,7 @@ def show(obj: _Context, ref: str, as_json: bool) -> None:
         if ref.isdigit():
             record = journal.get(int(ref))
             if as_json:
-                _echo_json(record.to_dict())
+                echo_json(record.to_dict())
                 return
             for name in (
                 "seq",
@@ -304,15 +292,11 @@ def show(obj: _Context, ref: str, as_json: bool) -> None:
         if as_json:
             import msgspec
 
-            _echo_json({"digest": full.hex(), "bytes": len(data), "payload": msgspec.Raw(data)})
+            echo_json({"digest": full.hex(), "bytes": len(data), "payload": msgspec.Raw(data)})
         else:
             sys.stdout.buffer.write(data + b"\n")
     except JournalError as exc:
-        raise _fail(exc) from None
-
-
-def _progress_bar(total: int, label: str) -> Any:
-    return click.progressbar(length=total, label=label, file=sys.stderr)
+        raise fail(exc) from None
 
 
 @cli.command()
@@ -324,15 +308,12 @@ def verify(obj: _Context, as_json: bool) -> None:
         journal = obj.journal()
         head = journal.head()
         show_bar = not as_json and sys.stderr.isatty() and head > 50_000
-        if show_bar:
-            with _progress_bar(head, "verifying") as bar:
-                report = journal.verify(progress=bar.update)
-        else:
-            report = journal.verify()
+        with progress_bar(head, "verifying", show=show_bar) as bar:
+            report = journal.verify(progress=bar.update)
     except JournalError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
-        _echo_json(report)
+        echo_json(report)
     elif report.ok:
         click.echo(
             f"ok: {report.records_checked} records, {report.blobs_checked} blobs, "
@@ -350,9 +331,9 @@ def stats(obj: _Context, as_json: bool) -> None:
     try:
         result = obj.journal().stats()
     except JournalError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
-        _echo_json(result)
+        echo_json(result)
         return
     click.echo(f"home:         {result.home}")
     click.echo(f"head_seq:     {result.head_seq}")
@@ -376,7 +357,7 @@ def demo(obj: _Context, keep: bool) -> None:
     try:
         run_demo(obj.home, keep=keep, echo=click.echo)
     except JournalError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 def _register_ingest() -> None:

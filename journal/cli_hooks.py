@@ -6,39 +6,30 @@ tomlkit) are imported only when one of these commands runs.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
-from .errors import JournalError, UsageError
+from .cli_common import echo_json, fail
+from .errors import JournalError
+from .hook import AGENTS
 
 if TYPE_CHECKING:
     from .installers.results import HooksChange, HooksStatus
 
 __all__ = ["hooks"]
 
-_AGENTS = ("claude-code", "codex", "gemini", "cursor", "opencode")
-
 
 class _HasHome(Protocol):
     home: str | None
 
 
-def _echo_json(value: object) -> None:
-    import msgspec
-
-    sys.stdout.buffer.write(msgspec.json.encode(value) + b"\n")
-
-
 def _run(call: Callable[[], Any]) -> Any:
     try:
         return call()
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
     except JournalError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise fail(exc) from None
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -56,7 +47,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="The agent's config in your home (user) or in the project (project).",
     )(func)
-    func = click.argument("agent", type=click.Choice(_AGENTS), metavar="AGENT")(func)
+    func = click.argument("agent", type=click.Choice(AGENTS), metavar="AGENT")(func)
     return click.pass_obj(func)
 
 
@@ -114,7 +105,7 @@ def install(obj: _HasHome, agent: str, scope: str, project_dir: str | None, as_j
 
     result = _run(lambda: run_install(agent, scope=scope, project_dir=project_dir, home=obj.home))
     if as_json:
-        _echo_json(result)
+        echo_json(result)
     else:
         _render_change(result)
 
@@ -129,7 +120,7 @@ def uninstall(
 
     result = _run(lambda: run_uninstall(agent, scope=scope, project_dir=project_dir, home=obj.home))
     if as_json:
-        _echo_json(result)
+        echo_json(result)
     else:
         _render_change(result)
 
@@ -142,6 +133,6 @@ def status(obj: _HasHome, agent: str, scope: str, project_dir: str | None, as_js
 
     result = _run(lambda: run_status(agent, scope=scope, project_dir=project_dir, home=obj.home))
     if as_json:
-        _echo_json(result)
+        echo_json(result)
     else:
         _render_status(result)

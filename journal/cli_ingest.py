@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from .cli_common import echo_json, fail, progress_bar
 from .errors import JournalError
 
 TYPE_CHECKING = False
@@ -53,37 +54,20 @@ def import_(obj: _Context, agent: str, paths: tuple[str, ...], as_json: bool) ->
         journal = obj.journal()
         total = sum(os.path.getsize(f) for f in files)
         show_bar = not as_json and sys.stderr.isatty()
-        with (
-            click.progressbar(length=total, label=f"importing {len(files)} files", file=sys.stderr)
-            if show_bar
-            else _NoBar() as bar
-        ):
+        with progress_bar(total, f"importing {len(files)} files", show=show_bar) as bar:
             report = import_transcripts(journal, files, source=agent, progress=bar.update)
     except JournalError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise fail(exc) from None
     except OSError as exc:
         raise click.ClickException(f"{exc.filename}: {exc.strerror}") from None
     totals = report.to_dict()
     if as_json:
-        import msgspec
-
-        sys.stdout.buffer.write(msgspec.json.encode(totals) + b"\n")
+        echo_json(totals)
         return
     click.echo(
         f"{totals['files']} files, {totals['bytes']} bytes: {totals['appended']} lines "
         f"journalled, {totals['duplicates']} already there, {totals['quarantined']} quarantined"
     )
-
-
-class _NoBar:
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, n: int) -> None:
-        return None
 
 
 @click.group()
@@ -101,11 +85,9 @@ def drain(obj: _Context, as_json: bool) -> None:
     try:
         report = _spool.drain(obj.journal())
     except JournalError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise fail(exc) from None
     if as_json:
-        import msgspec
-
-        sys.stdout.buffer.write(msgspec.json.encode(report.to_dict()) + b"\n")
+        echo_json(report.to_dict())
     else:
         click.echo(
             f"{report.appended} appended, {report.duplicates} already there, "

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import click
 
-from .errors import JournalError, UsageError
+from .cli_common import echo_json, fail
+from .errors import JournalError
 
 if TYPE_CHECKING:
     from projections.engine import ViewStatus
@@ -43,18 +44,6 @@ __all__ = [
 
 class _HasJournal(Protocol):
     def journal(self) -> LmdbJournal: ...
-
-
-def _fail(exc: JournalError) -> click.ClickException:
-    if isinstance(exc, UsageError):
-        return click.UsageError(str(exc))
-    return click.ClickException(str(exc))
-
-
-def _echo_json(value: object) -> None:
-    import msgspec
-
-    sys.stdout.buffer.write(msgspec.json.encode(value) + b"\n")
 
 
 def _idle_ns(minutes: float | None) -> int:
@@ -224,9 +213,9 @@ def runs(
     try:
         found = queries.runs(obj.journal(), status=status, source=source, idle_ns=_idle_ns(idle))
     except JournalError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
-        _echo_json([one.to_dict() for one in found])
+        echo_json([one.to_dict() for one in found])
     elif found:
         click.echo("\n".join(render_runs(found)))
     else:
@@ -248,9 +237,9 @@ def run(obj: _HasJournal, ident: str, idle: float | None, as_json: bool) -> None
     try:
         detail = queries.run(obj.journal(), ident, idle_ns=_idle_ns(idle))
     except JournalError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
-        _echo_json(detail.to_dict())
+        echo_json(detail.to_dict())
     else:
         click.echo("\n".join(render_run_detail(detail.run, detail.steps, detail.children)))
 
@@ -269,9 +258,9 @@ def steps(obj: _HasJournal, ident: str, as_json: bool) -> None:
     try:
         found = queries.steps(obj.journal(), ident)
     except JournalError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
-        _echo_json([step.to_dict() for step in found])
+        echo_json([step.to_dict() for step in found])
     elif found:
         click.echo("\n".join(render_steps(found)))
     else:
@@ -289,9 +278,9 @@ def interrupted(obj: _HasJournal, idle: float | None, as_json: bool) -> None:
     try:
         found = queries.interrupted(obj.journal(), idle_ns=_idle_ns(idle))
     except JournalError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
-        _echo_json(
+        echo_json(
             [
                 {
                     "run_id": one.run_id,
@@ -334,13 +323,13 @@ def projections_(obj: _HasJournal, as_json: bool) -> None:
     try:
         found = queries.status(obj.journal())
     except JournalError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     _show_status(found, as_json)
 
 
 def _show_status(found: Sequence[ViewStatus], as_json: bool) -> None:
     if as_json:
-        _echo_json([one.to_dict() for one in found])
+        echo_json([one.to_dict() for one in found])
         return
     rows = [
         [one.name, str(one.version), str(one.checkpoint), str(one.head), str(one.lag)]
@@ -372,7 +361,7 @@ def rebuild(obj: _HasJournal, names: tuple[str, ...]) -> None:
             found = queries.rebuild(journal, chosen, progress=bar.update)
         took = time.perf_counter() - start
     except JournalError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     rate = f" ({head / took:,.0f} records/s)" if took > 0 and head >= 1000 else ""
     click.echo(f"rebuilt {', '.join(chosen)}: {head:,} records in {took:.1f} s{rate}")
     _show_status(found, False)

@@ -557,9 +557,14 @@ def test_cli_invalid_config_is_one_line_exit_1(user_home: pathlib.Path) -> None:
 
 def test_cli_agent_names_match_the_library() -> None:
     """The CLI's AGENT choices are exactly the installers' agents."""
-    from journal.cli_hooks import _AGENTS
+    import click
 
-    assert _AGENTS == AGENTS
+    from journal.cli_hooks import hooks
+
+    for command in hooks.commands.values():
+        (agent,) = [p for p in command.params if p.name == "agent"]
+        assert isinstance(agent.type, click.Choice)
+        assert tuple(agent.type.choices) == AGENTS
 
 
 def test_the_cli_loads_the_installers_only_when_hooks_runs() -> None:
