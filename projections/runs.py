@@ -202,9 +202,7 @@ class RunsView(View):
             state.put(key, raw)
             cached = None
         if cached is None:
-            if len(rows) >= 4096:
-                rows.clear()
-            rows[run_b] = (raw, row)
+            self._remember(run_b, raw, row)
         if row.parent_run_id is not None:
             self._touch(state, row.parent_run_id, record, last)
 
