@@ -19,7 +19,6 @@ from ._prepare import prepare
 from .errors import StoreError
 from .results import Appended, Quarantined
 from .store import _known, _name, _seq_key, _u64
-from .writer import ANCHOR as _ANCHOR
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -176,5 +175,4 @@ def _write_batch(
         raise StoreError(f"seq {segment_seq} is not above the last log key")
     if keyed:
         txn.cursor(db=journal._idem).putmulti(keyed)
-    journal._bump(txn, {source_b: len(good)})
-    txn.put(_ANCHOR, _seq_key(seq - 1) + prev, db=journal._meta)
+    journal._seal(txn, {source_b: len(good)}, seq - 1, prev)

@@ -44,7 +44,6 @@ from .errors import (
     UsageError,
 )
 from .results import Appended, Quarantined
-from .writer import ANCHOR as _ANCHOR
 from .writer import Writer
 
 # typing costs ~3 ms to import; this module is on the hook path.
@@ -65,6 +64,9 @@ FORMAT = "agent-journal/1"
 DEFAULT_MAP_SIZE = 64 * 1024**3
 MAX_READERS = 1024
 _READ_CHUNK = 512
+# meta key holding u64 seq + record digest of the head, written by every append
+# transaction: it commits to the head record itself, which no later link covers yet.
+_ANCHOR = b"head"
 _DATABASES = (b"log", b"blobs", b"idem", b"counts", b"quarantine", b"meta", b"captures")
 _OPEN_ATTEMPTS = 5
 
@@ -302,6 +304,13 @@ class LmdbJournal:
 
     def _duplicate(self, txn: lmdb.Transaction, seq: int) -> Appended:
         return _known(self._entry(txn, seq))
+
+    def _seal(
+        self, txn: lmdb.Transaction, by_source: dict[bytes, int], seq: int, rdig: bytes
+    ) -> None:
+        """Finish an append transaction: per-source counts and the head anchor."""
+        self._bump(txn, by_source)
+        txn.put(_ANCHOR, _seq_key(seq) + rdig, db=self._meta)
 
     def _bump(self, txn: lmdb.Transaction, by_source: dict[bytes, int]) -> None:
         for name, count in by_source.items():

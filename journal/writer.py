@@ -25,8 +25,6 @@ __all__ = ["Writer"]
 
 _seq_key = wire.seq_key
 _u64 = wire.seq_of_key
-# meta key holding u64 seq + record digest of the head (see journal.store).
-ANCHOR = b"head"
 
 
 class Writer:
@@ -99,6 +97,4 @@ class Writer:
         """Update per-source counts and the head anchor; called once before commit."""
         if self._last is None or not self._appended:
             return
-        self._journal._bump(self._txn, self._appended)
-        seq, rdig = self._last
-        self._txn.put(ANCHOR, _seq_key(seq) + rdig, db=self._journal._meta)
+        self._journal._seal(self._txn, self._appended, *self._last)
