@@ -17,19 +17,23 @@ from . import digest as _digest
 from . import wire
 from ._prepare import prepare
 from .errors import StoreError
+from .logenv import known as _known
 from .results import Appended, Quarantined
-from .store import _known, _name, _seq_key, _u64
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from .store import LmdbJournal
+    from .logenv import LogEnv
 
 __all__ = ["append_batch"]
 
+_name = wire.encode_name
+_seq_key = wire.seq_key
+_u64 = wire.seq_of_key
+
 
 def append_batch(
-    journal: LmdbJournal,
+    journal: LogEnv,
     items: Iterable[bytes],
     *,
     source: str,
@@ -88,7 +92,7 @@ def append_batch(
 
 
 def _write_batch(
-    journal: LmdbJournal,
+    journal: LogEnv,
     txn: lmdb.Transaction,
     good: list[tuple[int, bytes, bytes, bytes]],
     source_b: bytes,

@@ -20,22 +20,22 @@ from typing import TYPE_CHECKING
 from . import digest as _digest
 from . import wire
 from .errors import CorruptionError, JournalError
-from .store import _reading
+from .logenv import reading
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     import lmdb
 
+    from .logenv import LogEnv
     from .records import VerifyReport
-    from .store import LmdbJournal
 
 __all__ = ["verify"]
 
 _u64 = wire.seq_of_key
 
 
-def _successor_link(journal: LmdbJournal, txn: lmdb.Transaction, seq: int) -> bytes | None:
+def _successor_link(journal: LogEnv, txn: lmdb.Transaction, seq: int) -> bytes | None:
     """What the record after ``seq`` (or the head anchor) says seq's digest is."""
     try:
         return journal._entry(txn, seq + 1).prev_digest
@@ -44,7 +44,7 @@ def _successor_link(journal: LmdbJournal, txn: lmdb.Transaction, seq: int) -> by
         return anchor[1] if anchor is not None and anchor[0] == seq else None
 
 
-def verify(journal: LmdbJournal, progress: Callable[[int], None] | None = None) -> VerifyReport:
+def verify(journal: LogEnv, progress: Callable[[int], None] | None = None) -> VerifyReport:
     """Check the whole log, stopping at the first fault."""
     from .records import VerifyReport
 
@@ -64,7 +64,7 @@ def verify(journal: LmdbJournal, progress: Callable[[int], None] | None = None) 
             problem=problem,
         )
 
-    with _reading(), journal._env.begin() as txn:
+    with reading(), journal._env.begin() as txn:
         get = txn.get
         blobs_db, idem_db = journal._blobs, journal._idem
         for key, value in txn.cursor(db=journal._log):

@@ -19,7 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import lmdb
 
-    from .store import LmdbJournal
+    from .logenv import LogEnv
 
 __all__ = ["Writer"]
 
@@ -30,7 +30,7 @@ _u64 = wire.seq_of_key
 class Writer:
     """Operations inside one open write transaction of a journal."""
 
-    def __init__(self, journal: LmdbJournal, txn: lmdb.Transaction) -> None:
+    def __init__(self, journal: LogEnv, txn: lmdb.Transaction) -> None:
         self._journal = journal
         self._txn = txn
         self._last: tuple[int, bytes] | None = None
@@ -85,7 +85,7 @@ class Writer:
         return qid
 
     def cursor(self, name: bytes) -> bytes | None:
-        """Return a capture cursor (see :mod:`journal.capture`), read in this txn."""
+        """Return a capture cursor (see :mod:`journal.agents.capture`), read in this txn."""
         value = self._txn.get(name, db=self._journal._captures)
         return None if value is None else bytes(value)
 

@@ -20,7 +20,7 @@ import sys
 import click
 import pytest
 
-from journal.cli import cli
+from journal.cli.main import cli
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"

@@ -1,10 +1,10 @@
-"""Regenerate ``journal/demo-session.jsonl`` from the real payloads in shared/fixtures.
+"""Regenerate ``journal/cli/demo-session.jsonl`` from the real payloads in shared/fixtures.
 
 The fixtures are real Claude Code hook payloads from several sessions; this script
 re-threads them into one plausible session (one session id, one transcript path) in
 hook order, and writes compact JSON Lines, as Claude Code sends them.
 
-    python tools/make_demo_session.py ../shared/fixtures > journal/demo-session.jsonl
+    python tools/make_demo_session.py ../shared/fixtures > journal/cli/demo-session.jsonl
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from journal.demo import demo_events
+from journal.cli.demo import demo_events
 from journal.store import LmdbJournal
 from projections.engine import Views
 from projections.runs import DEFAULT_IDLE_NS, Run, get_run, interrupted_runs, list_runs

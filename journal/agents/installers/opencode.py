@@ -3,7 +3,7 @@
 OpenCode loads every ``*.js`` in its plugin directories at startup:
 ``$XDG_CONFIG_HOME/opencode/plugins/`` (default ``~/.config/opencode/plugins/``)
 for the user, ``<project>/.opencode/plugins/`` for a project. The plugin is
-``journal/opencode-plugin.js`` with the hook command written into its
+``journal/agents/opencode-plugin.js`` with the hook command written into its
 ``COMMAND`` line as a JSON argv array (no shell in between).
 
 The file is ours outright: install writes it (replacing an older copy of ours),
@@ -47,13 +47,15 @@ def plugin_dir(scope: str, project_dir: str) -> str:
 
 def render(argv: list[str]) -> bytes:
     """The plugin file with ``argv`` as the command it spawns."""
-    template = resources.files("journal").joinpath("opencode-plugin.js").read_text("utf-8")
+    template = resources.files("journal.agents").joinpath("opencode-plugin.js").read_text("utf-8")
     literal = json.dumps(argv)
     text, count = _COMMAND_LINE.subn(
         lambda _: f"const COMMAND = {literal}; // agent-journal:command", template
     )
     if count != 1:
-        raise ConfigFileError("journal/opencode-plugin.js has no COMMAND line (broken install)")
+        raise ConfigFileError(
+            "journal/agents/opencode-plugin.js has no COMMAND line (broken install)"
+        )
     return text.encode("utf-8")
 
 

@@ -2,7 +2,7 @@
 
 Kept tiny: it is the process entry for every command, and ``journal/__init__`` loads
 nothing eagerly, so commands pay only for what they import. ``journal hook`` never
-reaches click: it is the agents' hook, started once per event (:mod:`journal.hook`).
+reaches click: it is the agents' hook, started once per event (:mod:`journal.agents.hook`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ def main() -> int:
     """Dispatch: the hook fast path, else the click CLI."""
     hook = _hook_argv(sys.argv[1:])
     if hook is not None:
-        from .hook import main as hook_main
+        from journal.agents.hook import main as hook_main
 
         hook_main(*hook)
         # Exit now: an append thread that gave up must not hold the process open.
         os._exit(0)
-    from .cli import main as cli_main
+    from .main import main as cli_main
 
     return cli_main()

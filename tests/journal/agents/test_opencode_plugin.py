@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from journal.installers import _command, install
+from journal.agents.installers import _command, install
 from tests.conftest import FIXTURES, JOURNAL_BIN
 
 NODE = "/usr/bin/node"

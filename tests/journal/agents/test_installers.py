@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from journal.installers import (
+from journal.agents.installers import (
     AGENTS,
     BACKUP_SUFFIX,
     SCOPES,
@@ -559,7 +559,7 @@ def test_cli_agent_names_match_the_library() -> None:
     """The CLI's AGENT choices are exactly the installers' agents."""
     import click
 
-    from journal.cli_hooks import hooks
+    from journal.cli.hooks import hooks
 
     for command in hooks.commands.values():
         (agent,) = [p for p in command.params if p.name == "agent"]
@@ -568,12 +568,42 @@ def test_cli_agent_names_match_the_library() -> None:
 
 
 def test_the_cli_loads_the_installers_only_when_hooks_runs() -> None:
-    """Importing journal.cli (every command pays for it) loads no installer and no tomlkit."""
+    """Importing the CLI (every command pays for it) loads no installer and no tomlkit."""
     code = (
-        "import sys, journal.cli\n"
-        "print(sorted(m for m in sys.modules if m == 'tomlkit' or m.startswith('journal.inst')))"
+        "import sys, journal.cli.main\n"
+        "print(sorted(m for m in sys.modules\n"
+        "    if m == 'tomlkit' or m.startswith('journal.agents.installers')))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["/usr/bin/python3", "-m", "journal.cli", "hook", "codex"],
+        ["/usr/bin/python3", "-m", "journal", "hook", "codex"],  # written by older installs
+        ["/opt/journal", "--home", "/h", "hook", "codex"],
+    ],
+    ids=["module", "legacy-module", "script"],
+)
+def test_our_hook_argv_is_recognised_in_every_form(argv: list[str]) -> None:
+    """An entry we wrote, as a script or as `python -m`, is ours (uninstall finds it)."""
+    from journal.agents.installers._command import is_hook_argv
+
+    assert is_hook_argv(argv, "codex")
+    assert not is_hook_argv(argv, "cursor")
+
+
+def test_without_a_script_the_hook_runs_the_cli_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No journal executable anywhere: the command is `<python> -m journal.cli`, which runs."""
+    from journal.agents.installers import _command
+
+    monkeypatch.setattr(_command.os.path, "isfile", lambda _path: False)
+    monkeypatch.setattr(_command.shutil, "which", lambda _name: None)
+    argv = _command.program_argv()
+    assert argv == [sys.executable, "-m", "journal.cli"]
+    done = subprocess.run([*argv, "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("journal, version")

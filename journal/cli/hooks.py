@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
-from .cli_common import echo_json, fail
-from .errors import JournalError
-from .hook import AGENTS
+from journal.agents.hook import AGENTS
+from journal.errors import JournalError
+
+from .common import echo_json, fail
 
 if TYPE_CHECKING:
-    from .installers.results import HooksChange, HooksStatus
+    from journal.agents.installers.results import HooksChange, HooksStatus
 
 __all__ = ["hooks"]
 
@@ -101,7 +102,7 @@ def _render_status(result: HooksStatus) -> None:
 @_common
 def install(obj: _HasHome, agent: str, scope: str, project_dir: str | None, as_json: bool) -> None:
     """Add the journal's hook entries to AGENT's config (idempotent, keeps a backup)."""
-    from .installers import install as run_install
+    from journal.agents.installers import install as run_install
 
     result = _run(lambda: run_install(agent, scope=scope, project_dir=project_dir, home=obj.home))
     if as_json:
@@ -116,7 +117,7 @@ def uninstall(
     obj: _HasHome, agent: str, scope: str, project_dir: str | None, as_json: bool
 ) -> None:
     """Remove the journal's entries from AGENT's config, restoring the original file."""
-    from .installers import uninstall as run_uninstall
+    from journal.agents.installers import uninstall as run_uninstall
 
     result = _run(lambda: run_uninstall(agent, scope=scope, project_dir=project_dir, home=obj.home))
     if as_json:
@@ -129,7 +130,7 @@ def uninstall(
 @_common
 def status(obj: _HasHome, agent: str, scope: str, project_dir: str | None, as_json: bool) -> None:
     """Report whether AGENT's config runs the journal hook, and with which command."""
-    from .installers import status as run_status
+    from journal.agents.installers import status as run_status
 
     result = _run(lambda: run_status(agent, scope=scope, project_dir=project_dir, home=obj.home))
     if as_json:

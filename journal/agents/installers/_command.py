@@ -2,12 +2,13 @@
 
 The command is ``<journal> [--home DIR] hook <agent>``, where ``<journal>`` is the
 absolute path of the running console script (so the agent does not depend on its
-own ``PATH``), or ``<python> -m journal`` when there is no script. ``--home`` is
+own ``PATH``), or ``<python> -m journal.cli`` when there is no script. ``--home`` is
 written only when the user passed one explicitly: otherwise the hook resolves the
 home itself, exactly as ``journal`` does in a shell.
 
 An entry is ours when its argv ends in ``hook <agent>`` and the program before it is
-a ``journal`` executable (or ``python -m journal``), with an optional ``--home``.
+a ``journal`` executable (or ``python -m journal.cli``; ``-m journal`` from older
+installs), with an optional ``--home``.
 That also claims a hand-written ``journal hook claude-code`` entry, which is the
 same thing; anything else (another tool, another agent name) is never touched.
 """
@@ -20,11 +21,12 @@ import shutil
 import sys
 from typing import cast
 
-from .. import home as journal_home
+from journal import home as journal_home
 
 __all__ = ["hook_argv", "is_hook_argv", "is_hook_command", "program_argv"]
 
 _PROGRAM = "journal"
+_MODULE = "journal.cli"
 
 
 def program_argv() -> list[str]:
@@ -35,7 +37,7 @@ def program_argv() -> list[str]:
     found = shutil.which(_PROGRAM)
     if found:
         return [os.path.abspath(found)]
-    return [sys.executable, "-m", _PROGRAM]
+    return [sys.executable, "-m", _MODULE]
 
 
 def hook_argv(agent: str, home: str | None) -> list[str]:
@@ -60,7 +62,7 @@ def is_hook_argv(argv: object, agent: str) -> bool:
         program = program[:-1]
     if len(program) == 1:
         return os.path.basename(program[0]) == _PROGRAM
-    if len(program) == 3 and program[1:] == ["-m", _PROGRAM]:
+    if len(program) == 3 and program[1] == "-m" and program[2] in (_MODULE, _PROGRAM):
         return os.path.basename(program[0]).startswith("python")
     return False
 

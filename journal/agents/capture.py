@@ -28,17 +28,17 @@ import struct
 import sys
 import time
 
-from . import digest as _digest
-from . import payload as _payload
-from . import wire
-from .errors import InvalidPayloadError
+from journal import digest as _digest
+from journal import payload as _payload
+from journal import wire
+from journal.errors import InvalidPayloadError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .store import LmdbJournal
-    from .writer import Writer
+    from journal.store import LmdbJournal
+    from journal.writer import Writer
 
 __all__ = ["CHUNK_BYTES", "KIND", "CaptureReport", "capture", "pending_bytes", "spawn_detached"]
 
@@ -243,7 +243,7 @@ def spawn_detached(home: str, source: str, paths: list[str]) -> None:
     their hooks on exit), to this process: it runs in its own session with no
     terminal and no pipes back to the agent.
     """
-    argv = [sys.executable, "-m", "journal.capture", home, source, *paths]
+    argv = [sys.executable, "-m", "journal.agents.capture", home, source, *paths]
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
         os.posix_spawn(
@@ -258,8 +258,8 @@ def spawn_detached(home: str, source: str, paths: list[str]) -> None:
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m journal.capture HOME SOURCE PATH...``: the detached capture."""
-    from .store import LmdbJournal
+    """``python -m journal.agents.capture HOME SOURCE PATH...``: the detached capture."""
+    from journal.store import LmdbJournal
 
     home, source, *paths = argv
     with LmdbJournal(home) as journal:

@@ -23,18 +23,18 @@ from __future__ import annotations
 import os
 import struct
 
-from . import home as _home
-from . import payload as _payload
-from . import wire
-from .errors import InvalidPayloadError, JournalError
-from .results import Appended
+from journal import home as _home
+from journal import payload as _payload
+from journal import wire
+from journal.errors import InvalidPayloadError, JournalError
+from journal.results import Appended
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .store import LmdbJournal
-    from .writer import Writer
+    from journal.store import LmdbJournal
+    from journal.writer import Writer
 
 __all__ = ["DrainReport", "SpoolEntry", "drain", "fallback_dir", "pending", "read", "write"]
 

@@ -2,14 +2,46 @@
 
 from __future__ import annotations
 
+import datetime
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .errors import JournalError, UsageError
+from journal.errors import JournalError, UsageError
 
-__all__ = ["echo_json", "fail", "progress_bar"]
+if TYPE_CHECKING:
+    from journal.store import LmdbJournal
+
+__all__ = ["Context", "echo_json", "fail", "progress_bar", "time_text"]
+
+
+class Context:
+    """``ctx.obj`` of every command: the ``--home`` given, and the journal, opened once."""
+
+    def __init__(self, home: str | None) -> None:
+        self.home = home
+        self._journal: LmdbJournal | None = None
+
+    def journal(self) -> LmdbJournal:
+        """The journal at ``home``, opened on first use."""
+        if self._journal is None:
+            from journal.store import LmdbJournal
+
+            self._journal = LmdbJournal(self.home)
+        return self._journal
+
+    def close(self) -> None:
+        """Close the journal if a command opened it."""
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+
+def time_text(ns: int) -> str:
+    """A nanosecond timestamp as ISO 8601 UTC with milliseconds."""
+    stamp = datetime.datetime.fromtimestamp(ns / 1e9, tz=datetime.UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def echo_json(value: object) -> None:

@@ -12,7 +12,7 @@ import contextlib
 import os
 import tempfile
 
-from ..errors import JournalError
+from journal.errors import JournalError
 
 __all__ = [
     "BACKUP_SUFFIX",

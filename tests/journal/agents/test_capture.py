@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from journal.capture import CHUNK_BYTES, capture, pending_bytes
+from journal.agents.capture import CHUNK_BYTES, capture, pending_bytes
 from journal.store import LmdbJournal
 from tests.conftest import JOURNAL_BIN
 

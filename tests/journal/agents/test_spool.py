@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import subprocess
@@ -9,7 +10,7 @@ import sys
 
 import pytest
 
-from journal import spool
+from journal.agents import spool
 from journal.store import LmdbJournal
 from tests.conftest import JOURNAL_BIN
 
@@ -57,7 +58,6 @@ def test_drain_appends_oldest_first_with_the_spooled_receive_time(
         ("B", 2_000, "kb"),
     ]
     assert spool.pending(spool.spool_dir(lmdb_journal.home)) == []
-    assert lmdb_journal.stats().spooled == 0
 
 
 def test_draining_a_file_twice_appends_it_once(lmdb_journal: LmdbJournal) -> None:
@@ -116,7 +116,7 @@ def test_the_fallback_spool_drains_only_into_its_own_home(
 
 _DRAIN = """
 import sys
-from journal import spool
+from journal.agents import spool
 from journal.store import LmdbJournal
 from tests.conftest import JOURNAL_BIN
 with LmdbJournal(sys.argv[1]) as journal:
@@ -149,4 +149,18 @@ def test_the_next_cli_append_drains_the_spool(home: str) -> None:
     assert done.stdout.startswith(b"1 ")
     with LmdbJournal(home) as journal:
         assert [r.key for r in journal.read()] == [None, "spool:9"]
-        assert journal.stats().spooled == 0
+    stats = subprocess.run(
+        [JOURNAL_BIN, "--home", home, "stats", "--json"], capture_output=True, check=True
+    )
+    assert json.loads(stats.stdout)["spooled"] == 0
+
+
+def test_stats_counts_what_waits_in_the_spool(home: str) -> None:
+    """`journal stats` reports spooled events (the agents layer counts them, not the store)."""
+    LmdbJournal(home).close()
+    put(home, b'{"hook_event_name":"Stop"}', key="spool:10", received_at=1)
+    put(home, b'{"hook_event_name":"Stop"}', key="spool:11", received_at=2)
+    stats = subprocess.run(
+        [JOURNAL_BIN, "--home", home, "stats", "--json"], capture_output=True, check=True
+    )
+    assert json.loads(stats.stdout)["spooled"] == 2

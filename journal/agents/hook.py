@@ -30,19 +30,20 @@ import os
 import sys
 import time
 
+from journal import home as _home
+from journal import payload as _payload
+from journal import wire
+from journal.errors import InvalidPayloadError, JournalError
+
 from . import capture as _capture
-from . import home as _home
-from . import payload as _payload
 from . import spool as _spool
-from . import wire
-from .errors import InvalidPayloadError, JournalError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .store import LmdbJournal
-    from .writer import Writer
+    from journal.store import LmdbJournal
+    from journal.writer import Writer
 
 __all__ = ["AGENTS", "DEFAULT_BUDGET_MS", "idempotency_key", "main"]
 
@@ -245,7 +246,7 @@ def _after(journal: LmdbJournal, event: _Event, attempt: _Attempt) -> None:
 
 def _work(home: str, event: _Event, attempt: _Attempt) -> None:
     try:
-        from .store import LmdbJournal
+        from journal.store import LmdbJournal
 
         journal = LmdbJournal(home)
         try:

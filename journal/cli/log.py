@@ -1,78 +1,29 @@
-"""The ``journal`` command line: parse, call the library, render.
-
-No LMDB calls and no business logic here. Library errors become one line on stderr
-and exit 1 (usage errors exit 2); nothing prints a traceback.
-"""
+"""The log commands: ``append``, ``log``, ``show``, ``verify`` and ``stats``."""
 
 from __future__ import annotations
 
-import datetime
 import itertools
 import sys
-import time
 from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__
-from .cli_common import echo_json, fail, progress_bar
-from .cli_hooks import hooks as hooks_group
-from .cli_views import VIEW_COMMANDS, run_log
-from .errors import InvalidPayloadError, JournalError
-from .results import Appended, Quarantined
+from journal.errors import InvalidPayloadError, JournalError
+from journal.results import Appended, Quarantined
+
+from .common import Context, echo_json, fail, progress_bar, time_text
+from .follow import tail, wanted_by
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Iterator
 
-    from .records import Record
-    from .store import LmdbJournal
+    from journal.records import Record
+    from journal.store import LmdbJournal
 
-__all__ = ["cli", "main"]
-
-_FOLLOW_POLL_SECONDS = 0.2
+__all__ = ["LOG_COMMANDS"]
 
 
-class _Context:
-    def __init__(self, home: str | None) -> None:
-        self.home = home
-        self._journal: LmdbJournal | None = None
-
-    def journal(self) -> LmdbJournal:
-        if self._journal is None:
-            from .store import LmdbJournal
-
-            self._journal = LmdbJournal(self.home)
-        return self._journal
-
-    def close(self) -> None:
-        if self._journal is not None:
-            self._journal.close()
-            self._journal = None
-
-
-def _time(ns: int) -> str:
-    stamp = datetime.datetime.fromtimestamp(ns / 1e9, tz=datetime.UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False),
-    envvar=None,
-    help="Journal home (default: $AGENT_JOURNAL_HOME, $XDG_STATE_HOME/agent-journal, "
-    "~/.local/state/agent-journal).",
-)
-@click.version_option(__version__, prog_name="journal")
-@click.pass_context
-def cli(ctx: click.Context, home: str | None) -> None:
-    """An append-only, content-addressed journal of what coding agents do."""
-    state = _Context(home)
-    ctx.obj = state
-    ctx.call_on_close(state.close)
-
-
-@cli.command()
+@click.command()
 @click.option("--source", default="generic", show_default=True, help="Who sent the event.")
 @click.option(
     "--kind", default=None, help="Event kind (default: the payload's hook_event_name or type)."
@@ -84,7 +35,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def append(
-    obj: _Context, source: str, kind: str | None, key: str | None, batch: bool, as_json: bool
+    obj: Context, source: str, kind: str | None, key: str | None, batch: bool, as_json: bool
 ) -> None:
     """Append one JSON object from stdin and print its seq and digest.
 
@@ -119,10 +70,17 @@ def append(
 
 def _drain_spool(journal: LmdbJournal) -> None:
     """The journal is writable again: take in what hooks spooled meanwhile (DESIGN §3)."""
-    from . import spool
+    from journal.agents import spool
 
     if spool.has_pending(journal.home):
         spool.drain(journal)
+
+
+def _spooled(home: str) -> int:
+    """Events waiting in the spool, counted the way the drain finds them."""
+    from journal.agents import spool
+
+    return len(spool.pending(spool.spool_dir(home)))
 
 
 def _report_batch(results: list[Appended | Quarantined], as_json: bool) -> None:
@@ -144,31 +102,6 @@ def _report_batch(results: list[Appended | Quarantined], as_json: bool) -> None:
         raise click.ClickException(f"{good} appended, {len(bad)} quarantined")
 
 
-def wanted_by(kinds: Sequence[str], sources: Sequence[str]) -> Callable[[Record], bool]:
-    """The ``--kind`` / ``--source`` filter of ``log`` (empty: everything passes)."""
-
-    def wanted(record: Record) -> bool:
-        return (not kinds or record.kind in kinds) and (not sources or record.source in sources)
-
-    return wanted
-
-
-def tail(journal: LmdbJournal, after: int, keep: Callable[[Record], bool]) -> Iterator[Record]:
-    """Records after ``after`` that ``keep`` accepts, waiting for new ones forever.
-
-    Every record read advances the position, filtered or not. (Taking head() as the
-    position instead would skip a record committed between the last read and that
-    call.)
-    """
-    position = after
-    while True:
-        for record in journal.read(after=position):
-            position = record.seq
-            if keep(record):
-                yield record
-        time.sleep(_FOLLOW_POLL_SECONDS)
-
-
 def _records(
     journal: LmdbJournal,
     after: int,
@@ -182,7 +115,7 @@ def _records(
     return itertools.islice(tail(journal, after, wanted_by(kinds, sources)), limit)
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--after", type=click.IntRange(min=0), default=0, help="Only records with seq > AFTER."
 )
@@ -201,7 +134,7 @@ def _records(
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
 def log(
-    obj: _Context,
+    obj: Context,
     after: int,
     limit: int | None,
     kinds: tuple[str, ...],
@@ -221,10 +154,12 @@ def log(
                 else:
                     preview = entry.data[:60].decode("utf-8", "replace").replace("\n", "\\n")
                     click.echo(
-                        f"#{entry.id}  {_time(entry.received_at)}  {entry.source}  "
+                        f"#{entry.id}  {time_text(entry.received_at)}  {entry.source}  "
                         f"{entry.reason}  {len(entry.data)} bytes  {preview}"
                     )
             return
+        from .views import run_log
+
         records = (
             run_log(
                 journal,
@@ -245,7 +180,7 @@ def log(
                 preview = record.payload[:80].decode("utf-8", "replace")
                 preview = preview.replace("\r", " ").replace("\n", " ")
                 click.echo(
-                    f"{record.seq:>6}  {_time(record.received_at)}  {record.source:<11}  "
+                    f"{record.seq:>6}  {time_text(record.received_at)}  {record.source:<11}  "
                     f"{record.kind:<18}  {record.digest[:12]}  {preview}"
                 )
             sys.stdout.flush()
@@ -255,11 +190,11 @@ def log(
         return
 
 
-@cli.command()
+@click.command()
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def show(obj: _Context, ref: str, as_json: bool) -> None:
+def show(obj: Context, ref: str, as_json: bool) -> None:
     """Show one record (REF is a seq) or one blob (REF is a digest or unique prefix)."""
     try:
         journal = obj.journal()
@@ -280,7 +215,7 @@ def show(obj: _Context, ref: str, as_json: bool) -> None:
             ):
                 value = getattr(record, name)
                 if name == "received_at":
-                    value = f"{value} ({_time(value)})"
+                    value = f"{value} ({time_text(value)})"
                 click.echo(f"{name + ':':<15}{value}")
             click.echo("payload:")
             import msgspec
@@ -299,10 +234,10 @@ def show(obj: _Context, ref: str, as_json: bool) -> None:
         raise fail(exc) from None
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def verify(obj: _Context, as_json: bool) -> None:
+def verify(obj: Context, as_json: bool) -> None:
     """Check gap-free seqs, the hash chain and every payload digest (exit 1 on a fault)."""
     try:
         journal = obj.journal()
@@ -323,13 +258,16 @@ def verify(obj: _Context, as_json: bool) -> None:
         raise click.ClickException(f"verify failed at seq {report.first_bad_seq}: {report.problem}")
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def stats(obj: _Context, as_json: bool) -> None:
+def stats(obj: Context, as_json: bool) -> None:
     """Print head seq, record, blob, byte, quarantine and spool counts."""
+    import msgspec
+
     try:
-        result = obj.journal().stats()
+        journal = obj.journal()
+        result = msgspec.structs.replace(journal.stats(), spooled=_spooled(journal.home))
     except JournalError as exc:
         raise fail(exc) from None
     if as_json:
@@ -347,36 +285,4 @@ def stats(obj: _Context, as_json: bool) -> None:
         click.echo(f"  {name + ':':<13}{count}")
 
 
-@cli.command()
-@click.option("--keep", is_flag=True, help="Keep the demo home instead of deleting it.")
-@click.pass_obj
-def demo(obj: _Context, keep: bool) -> None:
-    """Build a journal from a bundled realistic session in a fresh home and show it."""
-    from .demo import run_demo
-
-    try:
-        run_demo(obj.home, keep=keep, echo=click.echo)
-    except JournalError as exc:
-        raise fail(exc) from None
-
-
-def _register_ingest() -> None:
-    from .cli_ingest import hook, import_, spool
-
-    for command in (hook, import_, spool):
-        cli.add_command(command)
-
-
-_register_ingest()
-cli.add_command(hooks_group)
-for _command in VIEW_COMMANDS:
-    cli.add_command(_command)
-
-
-def main() -> int:
-    """Run the CLI; return the exit code."""
-    try:
-        cli.main(prog_name="journal", standalone_mode=True)
-    except SystemExit as exc:
-        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
-    return 0
+LOG_COMMANDS = (append, log, show, verify, stats)

@@ -14,7 +14,8 @@ import os
 import shlex
 from typing import Any
 
-from ..errors import UsageError
+from journal.errors import UsageError
+
 from . import claude_code, codex, cursor, gemini, opencode
 from ._command import hook_argv
 from ._core import Target, check_all, install_target, status_target, uninstall_target

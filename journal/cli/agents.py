@@ -7,21 +7,18 @@ import sys
 
 import click
 
-from .cli_common import echo_json, fail, progress_bar
-from .errors import JournalError
+from journal.errors import JournalError
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from .cli import _Context
+from .common import Context, echo_json, fail, progress_bar
 
-__all__ = ["hook", "import_", "spool"]
+__all__ = ["AGENT_COMMANDS", "hook", "import_", "spool"]
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.argument("agent")
 @click.argument("payload", required=False)
 @click.pass_obj
-def hook(obj: _Context, agent: str, payload: str | None) -> None:
+def hook(obj: Context, agent: str, payload: str | None) -> None:
     """The agents' hook: append the event on stdin (or PAYLOAD); silent, exit 0.
 
     AGENT is claude-code, codex, gemini, cursor or opencode. Codex's notify passes
@@ -29,7 +26,7 @@ def hook(obj: _Context, agent: str, payload: str | None) -> None:
     on every input; a busy journal means the event is spooled, bad input is
     quarantined.
     """
-    from .hook import main as hook_main
+    from journal.agents.hook import main as hook_main
 
     hook_main([agent] if payload is None else [agent, payload], obj.home)
     sys.stdout.flush()
@@ -41,13 +38,13 @@ def hook(obj: _Context, agent: str, payload: str | None) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def import_(obj: _Context, agent: str, paths: tuple[str, ...], as_json: bool) -> None:
+def import_(obj: Context, agent: str, paths: tuple[str, ...], as_json: bool) -> None:
     """Backfill transcripts: JSONL files, or directories such as ~/.claude/projects.
 
     Each new line becomes a record of kind "transcript"; running it again takes only
     lines added since. Progress goes to stderr.
     """
-    from .importer import find_transcripts, import_transcripts
+    from journal.agents.importer import find_transcripts, import_transcripts
 
     try:
         files = find_transcripts(paths)
@@ -78,9 +75,9 @@ def spool() -> None:
 @spool.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def drain(obj: _Context, as_json: bool) -> None:
+def drain(obj: Context, as_json: bool) -> None:
     """Append every spooled event exactly once, oldest first, and remove its file."""
-    from . import spool as _spool
+    from journal.agents import spool as _spool
 
     try:
         report = _spool.drain(obj.journal())
@@ -95,3 +92,6 @@ def drain(obj: _Context, as_json: bool) -> None:
         )
     if report.failed:
         raise click.ClickException("could not remove: " + "; ".join(report.failed))
+
+
+AGENT_COMMANDS = (hook, import_, spool)

@@ -7,7 +7,7 @@ import pathlib
 import subprocess
 
 from tests.conftest import JOURNAL_BIN
-from tests.journal.test_capture import transcript_line, write_lines
+from tests.journal.agents.test_capture import transcript_line, write_lines
 
 
 def run(home: str, *args: str) -> subprocess.CompletedProcess[bytes]:

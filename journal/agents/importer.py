@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
+from journal.errors import NotFoundError
+
 from .capture import CaptureReport, capture
-from .errors import NotFoundError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .store import LmdbJournal
+    from journal.store import LmdbJournal
 
 __all__ = ["SOURCES", "ImportReport", "find_transcripts", "import_transcripts"]
 

@@ -13,20 +13,20 @@ import itertools
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import click
 
-from .cli_common import echo_json, fail
-from .errors import JournalError
+from journal.errors import JournalError
+
+from .common import Context, echo_json, fail
 
 if TYPE_CHECKING:
+    from journal.records import Record
+    from journal.store import LmdbJournal
     from projections.engine import ViewStatus
     from projections.runs import Run
     from projections.steps import Step
-
-    from .records import Record
-    from .store import LmdbJournal
 
 __all__ = [
     "VIEW_COMMANDS",
@@ -40,10 +40,6 @@ __all__ = [
     "runs",
     "steps",
 ]
-
-
-class _HasJournal(Protocol):
-    def journal(self) -> LmdbJournal: ...
 
 
 def _idle_ns(minutes: float | None) -> int:
@@ -202,7 +198,7 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_JSON
 @click.pass_obj
 def runs(
-    obj: _HasJournal, status: str | None, source: str | None, idle: float | None, as_json: bool
+    obj: Context, status: str | None, source: str | None, idle: float | None, as_json: bool
 ) -> None:
     """List runs (sessions and subagents): status, seqs, prompts, steps.
 
@@ -227,7 +223,7 @@ def runs(
 @_IDLE
 @_JSON
 @click.pass_obj
-def run(obj: _HasJournal, ident: str, idle: float | None, as_json: bool) -> None:
+def run(obj: Context, ident: str, idle: float | None, as_json: bool) -> None:
     """Show one run with its child runs and steps.
 
     ID is a run id, a session id, or a unique prefix of either.
@@ -248,7 +244,7 @@ def run(obj: _HasJournal, ident: str, idle: float | None, as_json: bool) -> None
 @click.argument("ident", metavar="RUN")
 @_JSON
 @click.pass_obj
-def steps(obj: _HasJournal, ident: str, as_json: bool) -> None:
+def steps(obj: Context, ident: str, as_json: bool) -> None:
     """List the tool calls of a run and of its subagents, in start order.
 
     RUN is a run id, a session id, or a unique prefix of either.
@@ -271,7 +267,7 @@ def steps(obj: _HasJournal, ident: str, as_json: bool) -> None:
 @_IDLE
 @_JSON
 @click.pass_obj
-def interrupted(obj: _HasJournal, idle: float | None, as_json: bool) -> None:
+def interrupted(obj: Context, idle: float | None, as_json: bool) -> None:
     """List runs that stopped without ending, with the command that resumes each."""
     from projections import queries
 
@@ -316,7 +312,7 @@ def interrupted(obj: _HasJournal, idle: float | None, as_json: bool) -> None:
 @click.command(name="projections")
 @_JSON
 @click.pass_obj
-def projections_(obj: _HasJournal, as_json: bool) -> None:
+def projections_(obj: Context, as_json: bool) -> None:
     """Show each view's version, checkpoint, the log's head, and the lag between them."""
     from projections import queries
 
@@ -341,7 +337,7 @@ def _show_status(found: Sequence[ViewStatus], as_json: bool) -> None:
 @click.command()
 @click.argument("names", metavar="[VIEW]...", nargs=-1)
 @click.pass_obj
-def rebuild(obj: _HasJournal, names: tuple[str, ...]) -> None:
+def rebuild(obj: Context, names: tuple[str, ...]) -> None:
     """Rebuild views from the first record (default: all), with a progress bar.
 
     Views are disposable: a rebuild gives the same state as catching up. It is needed
@@ -386,7 +382,7 @@ def run_log(
     """The records of one run and its subagents for ``journal log --run``."""
     from projections.queries import run_match, run_records
 
-    from .cli import tail, wanted_by
+    from .follow import tail, wanted_by
 
     match = run_match(journal, ident)
     keep = wanted_by(kinds, sources)

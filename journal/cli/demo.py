@@ -1,6 +1,6 @@
 """``journal demo``: a fresh journal from a bundled, real-shaped Claude Code session.
 
-The session (``journal/demo-session.jsonl``) is real hook payloads re-threaded
+The session (``journal/cli/demo-session.jsonl``) is real hook payloads re-threaded
 into one session by ``tools/make_demo_session.py``. Each event is appended the way a
 hook appends it (one process-style append each, with an idempotency key where Claude
 Code gives an id), then the demo prints the log, stats and verify.
@@ -14,18 +14,22 @@ import tempfile
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from .errors import InvalidPayloadError
-from .store import LmdbJournal
+import click
+
+from journal.errors import InvalidPayloadError, JournalError
+from journal.store import LmdbJournal
+
+from .common import Context, fail
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["demo_events", "run_demo"]
+__all__ = ["demo", "demo_events", "run_demo"]
 
 
 def demo_events() -> list[bytes]:
     """Return the bundled session's payloads, one compact JSON object each."""
-    text = resources.files("journal").joinpath("demo-session.jsonl").read_bytes()
+    text = resources.files("journal.cli").joinpath("demo-session.jsonl").read_bytes()
     return [line for line in text.split(b"\n") if line]
 
 
@@ -41,7 +45,7 @@ def _show_views(journal: LmdbJournal, echo: Callable[[str], None]) -> None:
     """Print the runs and steps views of the demo journal, as their commands do."""
     from projections import queries
 
-    from .cli_views import render_runs, render_steps, short_run_id
+    from .views import render_runs, render_steps, short_run_id
 
     runs = queries.runs(journal)
     echo("")
@@ -106,3 +110,14 @@ def run_demo(home: str | None, *, keep: bool, echo: Callable[[str], None]) -> st
     if home is None and keep:
         echo(f"kept: journal --home {target} log")
     return target
+
+
+@click.command()
+@click.option("--keep", is_flag=True, help="Keep the demo home instead of deleting it.")
+@click.pass_obj
+def demo(obj: Context, keep: bool) -> None:
+    """Build a journal from a bundled realistic session in a fresh home and show it."""
+    try:
+        run_demo(obj.home, keep=keep, echo=click.echo)
+    except JournalError as exc:
+        raise fail(exc) from None
