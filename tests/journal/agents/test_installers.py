@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -601,8 +602,8 @@ def test_without_a_script_the_hook_runs_the_cli_module(monkeypatch: pytest.Monke
     """No journal executable anywhere: the command is `<python> -m journal.cli`, which runs."""
     from journal.agents.installers import _command
 
-    monkeypatch.setattr(_command.os.path, "isfile", lambda _path: False)
-    monkeypatch.setattr(_command.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(os.path, "isfile", lambda _path: False)
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
     argv = _command.program_argv()
     assert argv == [sys.executable, "-m", "journal.cli"]
     done = subprocess.run([*argv, "--version"], capture_output=True, text=True, check=True)
