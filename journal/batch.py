@@ -60,7 +60,7 @@ def append_batch(
     chunks = None
     try:
         chunks = prepare(batch, parallel=parallel)  # forks (if at all) before the txn
-        with journal._env.begin(write=True) as txn:
+        with journal._transaction() as txn:
             for lines, digests, kinds, stripped, rejected in chunks:
                 bad.extend(rejected)
                 stored = (

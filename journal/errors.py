@@ -11,6 +11,7 @@ translated at the boundary and never escape the package.
     ├── AmbiguousPrefixError (LookupError) a digest prefix matches several blobs
     ├── HomeError (OSError)                the home cannot be created or is unsafe
     ├── StoreError (OSError)               LMDB failed (disk, map, lock, corruption)
+    │   └── LockedError                    no write lock in time, or its holder died
     └── CorruptionError (ValueError)       stored bytes fail their own checks
 
 Exit codes are class attributes so the CLI never has to guess.
@@ -24,6 +25,7 @@ __all__ = [
     "HomeError",
     "InvalidPayloadError",
     "JournalError",
+    "LockedError",
     "NotFoundError",
     "StoreError",
     "UsageError",
@@ -66,6 +68,11 @@ class HomeError(JournalError, OSError):
 
 class StoreError(JournalError, OSError):
     """The storage engine failed: disk error, full map, lock, or bad environment."""
+
+
+class LockedError(StoreError):
+    """A write could not begin: other writers kept the lock past the wait, or the
+    lock's holder died inside a write transaction (macOS, :mod:`journal.writelock`)."""
 
 
 class CorruptionError(JournalError, ValueError):

@@ -18,7 +18,9 @@ database       key                                     value
 :mod:`journal.verify` work on; :class:`journal.store.LmdbJournal` builds the public
 API on it, so those modules never import the store (no import cycle).
 
-Stdlib and lmdb only: the hook path uses it.
+Write transactions take turns through :mod:`journal.writelock` (``writer.lock`` in
+the environment's directory), which also keeps them from waiting on a writer that
+died holding LMDB's lock (macOS). Stdlib and lmdb only: the hook path uses it.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from . import digest as _digest
 from . import home as _home
 from . import payload as _payload
 from . import wire
-from .errors import CorruptionError, HomeError, JournalError, NotFoundError, StoreError
+from .errors import CorruptionError, HomeError, NotFoundError, StoreError
 from .results import Appended
+from .writelock import DEFAULT_TIMEOUT, Turn, WriteGuard, Writers, refuse_if_stale
 
 # typing costs ~3 ms to import; this module is on the hook path.
 TYPE_CHECKING = False
@@ -82,6 +85,11 @@ def seek(cur: lmdb.Cursor, seq: int) -> bool:
     return bool(cur.last())
 
 
+def _check_format(found: bytes) -> None:
+    if found.decode() != FORMAT:
+        raise StoreError(f"journal format {found.decode()} is not supported (need {FORMAT})")
+
+
 def known(entry: wire.Entry) -> Appended:
     """The result of an append whose idempotency key was already given to ``entry``."""
     return Appended(entry.seq, entry.payload_digest, _digest.digest(entry.record), True)
@@ -91,38 +99,96 @@ class LogEnv:
     """The log's LMDB environment under ``home``, its named databases, and the
     reads every transaction of it needs (head, entries, payloads, the anchor).
 
-    :class:`journal.store.LmdbJournal` adds the public API on top. Open one per home
-    per process, and never use it across ``fork()``.
+    :class:`journal.store.LmdbJournal` adds the public API on top. Read-only
+    (``readonly=True``), the named databases are opened without a write transaction;
+    writable, every write transaction goes through :class:`~journal.writelock.Writers`.
+    Open one per home per process, and never use it across ``fork()``.
     """
 
-    def __init__(self, home: str | None = None, *, map_size: int = DEFAULT_MAP_SIZE) -> None:
+    def __init__(
+        self,
+        home: str | None = None,
+        *,
+        map_size: int = DEFAULT_MAP_SIZE,
+        readonly: bool = False,
+        lock_timeout: float | None = DEFAULT_TIMEOUT,
+        guard: WriteGuard | None = None,
+    ) -> None:
         self.home = _home.resolve(home)
         self.path = os.path.join(self.home, _home.LOG_DIR)
+        self.readonly = readonly
+        #: How long a write may wait for the other writers (None: as long as it takes).
+        self.lock_timeout = lock_timeout
         _home.ensure_dir(self.home)
         _home.ensure_dir(self.path)
         _home.check_filesystem(self.path)
+        # A truncated or foreign data file would kill the process (SIGBUS) inside LMDB.
+        _home.check_data_file(self.path)
         self._pid = os.getpid()
-        self._env = self._open(map_size)
+        self._writers: Writers | None = None
+        if not readonly:
+            self._open_writable(map_size, guard)
+        elif not self._open_readonly(map_size):
+            # A new journal: creating it takes a write, then it is read like any other.
+            LogEnv(self.home, map_size=map_size, lock_timeout=lock_timeout).close()
+            if not self._open_readonly(map_size):
+                raise StoreError(f"cannot open journal at {self.path}: it has no databases")
+
+    def _open_writable(self, map_size: int, guard: WriteGuard | None) -> None:
+        refuse_if_stale(self.path, "the journal")
+        self._env = self._open(map_size, readonly=False)
+        self._writers = Writers(
+            self._env, self.path, what="the journal", timeout=self.lock_timeout, guard=guard
+        )
         try:
-            (
-                self._log,
-                self._blobs,
-                self._idem,
-                self._counts,
-                self._quarantine,
-                self._meta,
-                self._captures,
-            ) = self._open_dbs()
             self._env.reader_check()
-            self._init_meta()
+            # Handles opened in a write transaction last once it commits. (py-lmdb's
+            # open_db without one would take LMDB's lock holding the GIL, unbounded;
+            # handles opened in a read transaction die with it.)
+            with self._writers.transaction() as txn:
+                dbs = [self._env.open_db(name, txn=txn) for name in _DATABASES]
+                self._init_meta(txn, dbs[_DATABASES.index(b"meta")])
+            self._keep(dbs)
+        except lmdb.Error as exc:
+            self.close()
+            raise StoreError(f"cannot open journal at {self.path}: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_readonly(self, map_size: int) -> bool:
+        """Open for reading, never taking the write lock; False if it has no journal yet."""
+        try:
+            if os.path.getsize(os.path.join(self.path, "data.mdb")) == 0:
+                return False  # being created by another process right now
+        except FileNotFoundError:
+            return False
+        self._env = self._open(map_size, readonly=True)
+        try:
+            try:
+                # In a read-only environment, open_db reads in a read transaction that
+                # it commits, which keeps the handles for the life of the environment.
+                dbs = [self._env.open_db(name, create=False) for name in _DATABASES]
+            except lmdb.NotFoundError:
+                self._env.close()
+                return False
+            self._env.reader_check()
+            with self._env.begin(db=dbs[_DATABASES.index(b"meta")]) as txn:
+                found = txn.get(b"format")
+            if found is None:
+                self._env.close()
+                return False
+            _check_format(bytes(found))
         except lmdb.Error as exc:
             self._env.close()
             raise StoreError(f"cannot open journal at {self.path}: {exc}") from None
-        except JournalError:
+        except BaseException:
             self._env.close()
             raise
+        self._keep(dbs)
+        return True
 
-    def _open(self, map_size: int) -> lmdb.Environment:
+    def _open(self, map_size: int, *, readonly: bool) -> lmdb.Environment:
         # Opening can fail transiently while another process opens or closes the
         # environment (lmdb.h caveats), so retry briefly before giving up.
         for attempt in range(_OPEN_ATTEMPTS):
@@ -134,6 +200,7 @@ class LogEnv:
                     max_readers=MAX_READERS,
                     mode=0o600,
                     max_spare_txns=0,
+                    readonly=readonly,
                 )
             except lmdb.Error as exc:
                 if attempt == _OPEN_ATTEMPTS - 1:
@@ -141,36 +208,51 @@ class LogEnv:
                 time.sleep(0.005 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _open_dbs(self) -> list[lmdb._Database]:
-        # open_db without a transaction takes the write lock while holding the GIL, so
-        # a hook thread could not bound its wait; beginning the txn ourselves releases
-        # the GIL while waiting. (py-lmdb aborts read-only txns on commit, which would
-        # close handles opened in them, so this has to be a write txn.)
-        with self._env.begin(write=True) as txn:
-            return [self._env.open_db(name, txn=txn) for name in _DATABASES]
+    def _keep(self, dbs: list[lmdb._Database]) -> None:
+        (
+            self._log,
+            self._blobs,
+            self._idem,
+            self._counts,
+            self._quarantine,
+            self._meta,
+            self._captures,
+        ) = dbs
 
-    def _init_meta(self) -> None:
-        with self._env.begin(db=self._meta) as txn:
-            found = txn.get(b"format")
-        if found is None:
-            with self._env.begin(write=True, db=self._meta) as txn:
-                for key, value in (
-                    (b"format", FORMAT),
-                    (b"payload_format", _payload.FORMAT),
-                    (b"digest", _digest.ALGORITHM),
-                    (b"created_at", str(time.time_ns())),
-                    (b"lmdb_version", ".".join(map(str, lmdb.version()))),
-                    (b"lmdb_lib_version", str(self._env.lib_version())),
-                ):
-                    txn.put(key, value.encode(), overwrite=False)
-            found = FORMAT.encode()
-        if found.decode() != FORMAT:
-            raise StoreError(f"journal format {found.decode()} is not supported (need {FORMAT})")
+    def _init_meta(self, txn: lmdb.Transaction, meta: lmdb._Database) -> None:
+        found = txn.get(b"format", db=meta)
+        if found is not None:
+            _check_format(bytes(found))
+            return
+        for key, value in (
+            (b"format", FORMAT),
+            (b"payload_format", _payload.FORMAT),
+            (b"digest", _digest.ALGORITHM),
+            (b"created_at", str(time.time_ns())),
+            (b"lmdb_version", ".".join(map(str, lmdb.version()))),
+            (b"lmdb_lib_version", str(self._env.lib_version())),
+        ):
+            txn.put(key, value.encode(), db=meta, overwrite=False)
 
     # -- lifecycle ---------------------------------------------------------------
 
+    @property
+    def wedged(self) -> bool:
+        """Whether a write found LMDB's lock held by a dead writer (macOS): no write
+        can begin, and the environment stays open until the process exits. A
+        long-lived process should then exit (after spooling what it must keep), so
+        that the journal gets the moment with no process in it that heals the lock."""
+        return self._writers is not None and self._writers.wedged
+
     def close(self) -> None:
-        """Close the environment; the journal object is unusable afterwards."""
+        """Close the environment; the journal object is unusable afterwards.
+
+        A wedged environment (a helper thread waits on the write lock of a writer that
+        died, :mod:`journal.writelock`) stays open: closing it would free what that
+        thread waits on. Its process is expected to exit soon, which closes it.
+        """
+        if self.wedged:
+            return
         self._env.close()
 
     def __enter__(self) -> Self:
@@ -178,6 +260,16 @@ class LogEnv:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _writable(self) -> Writers:
+        if self._writers is None:
+            raise StoreError(f"the journal at {self.path} was opened read-only")
+        return self._writers
+
+    def _transaction(self) -> Turn:
+        """One write transaction, in turn: ``with journal._transaction() as txn:``."""
+        self._check_pid()
+        return self._writable().transaction()
 
     def _check_pid(self) -> None:
         if os.getpid() != self._pid:

@@ -24,6 +24,7 @@ from .errors import (
     AmbiguousPrefixError,
     CorruptionError,
     InvalidPayloadError,
+    LockedError,
     NotFoundError,
     StoreError,
     UsageError,
@@ -53,7 +54,12 @@ _name = wire.encode_name
 class LmdbJournal(LogEnv):
     """An append-only journal in an LMDB environment under ``home``.
 
-    Open one per home per process, and never use it across ``fork()``.
+    ``LmdbJournal(home, readonly=True)`` is for reading: it never takes the write
+    lock, so no writer, alive or dead, can make it wait (a home that does not exist
+    yet is created first). A writable journal's writes wait at most ``lock_timeout``
+    seconds for other writers (None: as long as it takes) and stop once ``guard``
+    stops (see :mod:`journal.writelock`). Open one per home per process, and never
+    use it across ``fork()``.
     """
 
     # -- appends -----------------------------------------------------------------
@@ -66,18 +72,22 @@ class LmdbJournal(LogEnv):
         kind: str | None = None,
         key: str | None = None,
         received_at: int | None = None,
+        agent: tuple[int, int, bytes] | None = None,
     ) -> Appended:
         """Validate and append one payload; return its seq and digest.
 
         An idempotency ``key`` that is already known returns the original append
-        (``duplicate=True``) and writes nothing.
+        (``duplicate=True``) and writes nothing. ``agent`` is the agent process that
+        sent the event, ``(pid, start ticks, 16-byte boot id)``
+        (:mod:`journal.agents.process`); the record then carries it (version 2).
 
         Raises:
             InvalidPayloadError: the input is not a valid payload; it was quarantined
                 and ``exc.quarantine_id`` says where.
-            UsageError: an empty or over-long source, kind or key.
+            UsageError: an empty or over-long source, kind or key, or a malformed agent.
             StoreError: LMDB failed; nothing was written.
         """
+        agent = wire.check_agent(agent)
         source_b = _name(source, "source")
         kind_b = _name(kind, "kind") if kind is not None else None
         key_b = _name(key, "key", wire.MAX_KEY_BYTES) if key is not None else b""
@@ -90,8 +100,11 @@ class LmdbJournal(LogEnv):
             kind_b = hint.encode()
         now = received_at if received_at is not None else time.time_ns()
         pdig = _digest.digest(stored)
-        done = self.write(lambda w: w.append(stored, source_b, kind_b, key_b, now, pdig))
-        assert done is not None  # no gate: the write always runs
+        done = self.write(
+            lambda w: w.append(stored, source_b, kind_b, key_b, now, pdig, agent=agent)
+        )
+        if done is None:
+            raise LockedError("writes to the journal were stopped")
         return done
 
     def write(
@@ -101,25 +114,36 @@ class LmdbJournal(LogEnv):
 
         ``gate`` is called once the write lock is held; if it returns False the
         transaction is aborted and None returned (the hook uses this to give up
-        cleanly after its time budget, see :mod:`journal.agents.hook`).
+        cleanly after its time budget, see :mod:`journal.agents.hook`). None is also
+        returned once the journal's :class:`~journal.writelock.WriteGuard` stopped.
+
+        The transaction begins in turn with other writers (:mod:`journal.writelock`):
+        it waits at most :attr:`lock_timeout` for them, and never for a writer that
+        died holding LMDB's lock.
 
         Raises:
-            StoreError: LMDB failed; nothing was written.
+            LockedError: no turn within :attr:`lock_timeout`, or the write lock is
+                held by a writer that died inside a transaction; nothing was written.
+            StoreError: LMDB failed, or the journal was opened read-only; nothing
+                was written.
         """
         self._check_pid()
+        writers = self._writable()
         try:
-            txn = self._env.begin(write=True)
+            turn = writers.begin()
+            if turn is None:  # the guard stopped this journal's writes
+                return None
             try:
                 if gate is not None and not gate():
-                    txn.abort()
+                    turn.end(commit=False)
                     return None
-                writer = Writer(self, txn)
+                writer = Writer(self, turn.txn)
                 out = work(writer)
                 writer.finish()
             except BaseException:
-                txn.abort()
+                turn.end(commit=False)
                 raise
-            txn.commit()
+            turn.end(commit=True)
         except lmdb.Error as exc:
             raise StoreError(f"append failed: {exc}") from None
         return out
@@ -172,7 +196,8 @@ class LmdbJournal(LogEnv):
                 now,
             )
         )
-        assert qid is not None
+        if qid is None:
+            raise LockedError("writes to the journal were stopped")
         return qid
 
     # -- reads -------------------------------------------------------------------
@@ -206,6 +231,9 @@ class LmdbJournal(LogEnv):
             record_digest=_digest.digest(entry.record).hex(),
             key=entry.key,
             payload=payload,
+            agent_pid=entry.agent[0] if entry.agent else None,
+            agent_start=entry.agent[1] if entry.agent else None,
+            agent_boot=wire.boot_text(entry.agent[2]) if entry.agent else None,
         )
 
     def get(self, seq: int) -> Record:

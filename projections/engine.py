@@ -11,7 +11,9 @@ Catch-up folds the records after a view's checkpoint in batches; each batch is o
 write transaction that re-reads the checkpoints, applies the records, writes the
 state and the new checkpoints, and commits them together. So a crash anywhere leaves
 a state that is a fold of exactly 1..checkpoint (invariant 7), and two processes
-catching up at once serialise on LMDB's write lock and never apply a record twice.
+catching up at once serialise on their turns (:mod:`journal.writelock`) and never
+apply a record twice; a catch-up never waits on a projector killed inside its
+transaction, nor longer than the journal's ``lock_timeout`` for a live one.
 A view whose version changed, or whose checkpoint no longer names the same record of
 this log (the log was replaced), is emptied and rebuilt from seq 1.
 
@@ -32,6 +34,7 @@ import msgspec
 
 from journal import home as _home
 from journal.errors import JournalError, StoreError, UsageError
+from journal.writelock import Writers
 
 from .lmdb_state import ReadState, WriteBackState
 from .logread import LogScan, record_at
@@ -140,9 +143,15 @@ class Views:
             )
         except lmdb.Error as exc:
             raise StoreError(f"cannot open views at {self.path}: {exc}") from None
+        # Queries write the views, so they too take turns, waiting as long as the
+        # journal's writes may, and never wait on a projector that died inside its
+        # transaction (journal.writelock).
+        self._writers = Writers(
+            self._env, self.path, what="the views", timeout=journal.lock_timeout
+        )
         try:
             self._env.reader_check()
-            with self._env.begin(write=True) as txn:
+            with self._writers.transaction() as txn:
                 self._meta = self._env.open_db(b"meta", txn=txn)
                 self._dbs = {
                     name: self._env.open_db(b"view:" + name.encode(), txn=txn) for name in names
@@ -156,17 +165,19 @@ class Views:
                         f"{FORMAT}; delete that directory (views rebuild from the log)"
                     )
         except lmdb.Error as exc:
-            self._env.close()
+            self.close()
             raise StoreError(f"cannot open views at {self.path}: {exc}") from None
-        except JournalError:
-            self._env.close()
+        except BaseException:
+            self.close()
             raise
 
     # -- lifecycle ---------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the environment (not the journal)."""
-        self._env.close()
+        """Close the environment (not the journal); a wedged one stays open
+        (see :meth:`journal.logenv.LogEnv.close`)."""
+        if not self._writers.wedged:
+            self._env.close()
 
     def __enter__(self) -> Views:
         return self
@@ -229,7 +240,7 @@ class Views:
 
         Returns (reached ``target``, records applied, seqs the slowest view advanced).
         """
-        with self._env.begin(write=True) as txn:
+        with self._writers.transaction() as txn:
             metas = {view.name: self._prepare(txn, view) for view in views}
             pending = [view for view in views if metas[view.name].checkpoint < target]
             if not pending:
@@ -314,7 +325,7 @@ class Views:
         self._check_pid()
         views = self._select(names)
         try:
-            with self._env.begin(write=True) as txn:
+            with self._writers.transaction() as txn:
                 for view in views:
                     txn.drop(self._dbs[view.name], delete=False)
                     fresh = _Meta(view.version, 0, 0, _ZERO)

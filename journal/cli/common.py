@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -13,29 +14,58 @@ from journal.errors import JournalError, UsageError
 if TYPE_CHECKING:
     from journal.store import LmdbJournal
 
-__all__ = ["Context", "echo_json", "fail", "progress_bar", "time_text"]
+__all__ = ["Context", "echo_json", "fail", "lock_timeout", "progress_bar", "time_text"]
 
 
 class Context:
-    """``ctx.obj`` of every command: the ``--home`` given, and the journal, opened once."""
+    """``ctx.obj`` of every command: the ``--home`` given, and the journal, opened once.
+
+    Commands that only read open it read-only, which never takes the write lock: no
+    writer, not even one that died holding it, can make them wait. Commands that write
+    wait at most ``AGENT_JOURNAL_LOCK_TIMEOUT`` seconds (default 10) for the other
+    writers, then fail with one line; so do queries whose views need catching up.
+    """
 
     def __init__(self, home: str | None) -> None:
         self.home = home
         self._journal: LmdbJournal | None = None
 
-    def journal(self) -> LmdbJournal:
-        """The journal at ``home``, opened on first use."""
+    def journal(self, *, write: bool = False) -> LmdbJournal:
+        """The journal at ``home``, opened on first use (read-only unless ``write``)."""
+        if self._journal is not None and write and self._journal.readonly:
+            self.close()
         if self._journal is None:
-            from journal.store import LmdbJournal
-
-            self._journal = LmdbJournal(self.home)
+            self._journal = self.open(write=write)
         return self._journal
+
+    def open(self, *, write: bool = False) -> LmdbJournal:
+        """A journal at ``home`` that the caller closes: for work that must not keep
+        the log open while it idles (``log --follow`` opens one per poll)."""
+        from journal.store import LmdbJournal
+
+        return LmdbJournal(self.home, readonly=not write, lock_timeout=lock_timeout())
 
     def close(self) -> None:
         """Close the journal if a command opened it."""
         if self._journal is not None:
             self._journal.close()
             self._journal = None
+
+
+def lock_timeout() -> float:
+    """How long a command waits for other writers: ``AGENT_JOURNAL_LOCK_TIMEOUT`` seconds."""
+    from journal.writelock import DEFAULT_TIMEOUT
+
+    text = os.environ.get("AGENT_JOURNAL_LOCK_TIMEOUT", "")
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also NaN
+        raise UsageError(f"AGENT_JOURNAL_LOCK_TIMEOUT={text!r} is not a number of seconds")
+    return seconds
 
 
 def time_text(ns: int) -> str:

@@ -45,7 +45,7 @@ def append(
     """
     data = sys.stdin.buffer.read()
     try:
-        journal = obj.journal()
+        journal = obj.journal(write=True)
         if not batch:
             result = journal.append(data, source=source, kind=kind, key=key)
             _drain_spool(journal)
@@ -77,10 +77,10 @@ def _drain_spool(journal: LmdbJournal) -> None:
 
 
 def _spooled(home: str) -> int:
-    """Events waiting in the spool, counted the way the drain finds them."""
+    """Events waiting for this home (its spool and the fallback), as the drain finds them."""
     from journal.agents import spool
 
-    return len(spool.pending(spool.spool_dir(home)))
+    return len(spool.waiting(home))
 
 
 def _report_batch(results: list[Appended | Quarantined], as_json: bool) -> None:
@@ -103,16 +103,31 @@ def _report_batch(results: list[Appended | Quarantined], as_json: bool) -> None:
 
 
 def _records(
-    journal: LmdbJournal,
+    obj: Context,
     after: int,
     limit: int | None,
     kinds: tuple[str, ...],
     sources: tuple[str, ...],
+    run_ident: str | None,
     follow: bool,
 ) -> Iterator[Record]:
+    """What ``log`` prints. Following, the log is not kept open: each poll opens it."""
+    journal = obj.journal()
     if not follow:
+        if run_ident is not None:
+            from .views import run_log
+
+            return run_log(
+                journal, run_ident, after=after, limit=limit, kinds=kinds, sources=sources
+            )
         return journal.read(after=after, limit=limit, kinds=kinds or None, sources=sources or None)
-    return itertools.islice(tail(journal, after, wanted_by(kinds, sources)), limit)
+    start, keep = after, wanted_by(kinds, sources)
+    if run_ident is not None:
+        from .views import run_follow
+
+        start, keep = run_follow(journal, run_ident, after=after, keep=keep)
+    obj.close()
+    return itertools.islice(tail(obj.open, start, keep), limit)
 
 
 @click.command()
@@ -158,22 +173,7 @@ def log(
                         f"{entry.reason}  {len(entry.data)} bytes  {preview}"
                     )
             return
-        from .views import run_log
-
-        records = (
-            run_log(
-                journal,
-                run_ident,
-                after=after,
-                limit=limit,
-                kinds=kinds,
-                sources=sources,
-                follow=follow,
-            )
-            if run_ident is not None
-            else _records(journal, after, limit, kinds, sources, follow)
-        )
-        for record in records:
+        for record in _records(obj, after, limit, kinds, sources, run_ident, follow):
             if as_json:
                 echo_json(record.to_dict())
             else:

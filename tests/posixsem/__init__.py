@@ -1,0 +1,1 @@
+"""LMDB in POSIX-semaphore mode (macOS's locking), reproduced on Linux."""
