@@ -45,11 +45,19 @@ class MemoryJournal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _add(self, stored: bytes, source: bytes, kind: bytes, key: bytes, now: int) -> Appended:
+    def _add(
+        self,
+        stored: bytes,
+        source: bytes,
+        kind: bytes,
+        key: bytes,
+        now: int,
+        agent: tuple[int, int, bytes] | None = None,
+    ) -> Appended:
         pdig = _digest.digest(stored)
         prev = bytes.fromhex(self._records[-1].record_digest) if self._records else wire.ZERO_DIGEST
         seq = len(self._records) + 1
-        record = wire.encode_record(seq, now, pdig, prev, source, kind, key)
+        record = wire.encode_record(seq, now, pdig, prev, source, kind, key, agent)
         rdig = _digest.digest(record).hex()
         self._blobs.setdefault(pdig.hex(), stored)
         self._records.append(
@@ -63,6 +71,9 @@ class MemoryJournal:
                 record_digest=rdig,
                 key=key.decode() or None,
                 payload=stored,
+                agent_pid=agent[0] if agent else None,
+                agent_start=agent[1] if agent else None,
+                agent_boot=wire.boot_text(agent[2]) if agent else None,
             )
         )
         if key:
@@ -83,8 +94,10 @@ class MemoryJournal:
         kind: str | None = None,
         key: str | None = None,
         received_at: int | None = None,
+        agent: tuple[int, int, bytes] | None = None,
     ) -> Appended:
         """Validate and append one payload (see ``LmdbJournal.append``)."""
+        agent = wire.check_agent(agent)
         source_b = _name(source, "source")
         kind_b = _name(kind, "kind") if kind is not None else None
         key_b = _name(key, "key", wire.MAX_KEY_BYTES) if key is not None else b""
@@ -96,7 +109,7 @@ class MemoryJournal:
         if key is not None and key in self._keys:
             return self._duplicate(self._keys[key])
         now = received_at if received_at is not None else time.time_ns()
-        return self._add(stored, source_b, kind_b or hint.encode(), key_b, now)
+        return self._add(stored, source_b, kind_b or hint.encode(), key_b, now, agent)
 
     def append_batch(
         self,

@@ -17,6 +17,11 @@ class Record(msgspec.Struct, frozen=True, kw_only=True, tag="journal.record"):
 
     ``digest`` is the payload's content address (what ``show`` accepts);
     ``record_digest`` is this record's own address in the hash chain.
+
+    ``agent_pid``, ``agent_start`` and ``agent_boot`` name the agent process that
+    sent a hook event (record version 2, :mod:`journal.wire`): its pid, its start
+    time in clock ticks after boot, and the boot id as UUID text. They are None on
+    records without one (version 1: batches, imports, transcript lines, old hooks).
     """
 
     seq: int
@@ -28,6 +33,9 @@ class Record(msgspec.Struct, frozen=True, kw_only=True, tag="journal.record"):
     record_digest: str
     key: str | None = None
     payload: bytes = b""
+    agent_pid: int | None = None
+    agent_start: int | None = None
+    agent_boot: str | None = None
 
     def to_dict(self, *, with_payload: bool = True) -> dict[str, object]:
         """Return the JSON shape of ``log --json``; the payload embedded as JSON."""
@@ -40,6 +48,9 @@ class Record(msgspec.Struct, frozen=True, kw_only=True, tag="journal.record"):
             "key": self.key,
             "record_digest": self.record_digest,
             "prev_digest": self.prev_digest,
+            "agent_pid": self.agent_pid,
+            "agent_start": self.agent_start,
+            "agent_boot": self.agent_boot,
         }
         if with_payload:
             payload = self.payload

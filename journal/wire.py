@@ -6,13 +6,22 @@ version byte and a decoder branch, and stored bytes are never rewritten.
 
 **Record** (the hashed unit; its SHA-256 is the record digest, its address)::
 
-    u8   version = 1
+    u8   version = 1 or 2
     u64  seq                 big-endian, 1-based, dense
     u64  received_at         nanoseconds since the Unix epoch
     32s  payload digest      SHA-256 of the stored payload bytes
     32s  previous digest     record digest of seq-1 (32 zero bytes for seq 1)
     u16  len(source)  u16 len(kind)  u16 len(key)
+    version 2 only:
+    u32  agent pid           the agent process that sent the event (a hook's)
+    u64  agent start         its start time, clock ticks after boot (/proc/PID/stat)
+    16s  agent boot          the boot id of that start time
     ...  source, kind, key   UTF-8; a zero-length key means "no key"
+
+Version 2 is version 1 plus the agent process (DESIGN §2): a record that has one is
+written as version 2, a record without one (batches, imports, transcript lines) as
+version 1, and both decode forever; a version 1 record reads as "no agent process"
+(the upcaster is :func:`iter_segment`). The record digest covers the agent fields.
 
 **Entry** = record bytes, then ``u32`` inline length and that many payload bytes.
 The payload rides inline in the entry of the first record that carried it; later
@@ -40,15 +49,19 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = [
+    "AGENT_TAIL",
     "INLINE_LENGTH",
     "MAX_KEY_BYTES",
     "MAX_NAME_BYTES",
     "RECORD_HEAD",
     "RECORD_VERSION",
+    "RECORD_VERSION_AGENT",
     "SEGMENT_BYTES",
     "SEGMENT_ENTRIES",
     "ZERO_DIGEST",
     "Entry",
+    "boot_text",
+    "check_agent",
     "decode_quarantine",
     "encode_name",
     "encode_quarantine",
@@ -59,6 +72,8 @@ __all__ = [
 ]
 
 RECORD_VERSION = 1
+#: The version of a record that names its agent process.
+RECORD_VERSION_AGENT = 2
 ZERO_DIGEST = bytes(32)
 SEGMENT_ENTRIES = 64
 SEGMENT_BYTES = 64 * 1024
@@ -69,6 +84,11 @@ _SEQ = struct.Struct(">Q")
 _HEAD = struct.Struct(">BQQ32s32sHHH")
 #: The fixed part of a record; the UTF-8 source, kind and key follow it.
 RECORD_HEAD = _HEAD
+_AGENT = struct.Struct(">IQ16s")
+#: What a version 2 record adds after the fixed part: agent pid, start ticks, boot id.
+AGENT_TAIL = _AGENT
+_MAX_PID = 2**32 - 1
+_MAX_U64 = 2**64 - 1
 _INLINE = struct.Struct(">I")
 #: The u32 length that follows a record in an entry.
 INLINE_LENGTH = _INLINE
@@ -93,6 +113,28 @@ def seq_of_key(key: bytes | memoryview) -> int:
     return value
 
 
+def check_agent(agent: tuple[int, int, bytes] | None) -> tuple[int, int, bytes] | None:
+    """Return ``agent`` if it fits a record: ``(pid, start ticks, 16-byte boot id)``.
+
+    Raises:
+        UsageError: a pid outside 1..2**32-1, a start outside 0..2**64-1, or a boot
+            id that is not 16 bytes.
+    """
+    if agent is None:
+        return None
+    try:
+        pid, start, boot = agent
+    except (TypeError, ValueError):
+        raise UsageError("agent must be (pid, start, boot id)") from None
+    if type(pid) is not int or not 1 <= pid <= _MAX_PID:
+        raise UsageError(f"agent pid must be an integer 1..{_MAX_PID}")
+    if type(start) is not int or not 0 <= start <= _MAX_U64:
+        raise UsageError("agent start must be an integer 0..2**64-1")
+    if not isinstance(boot, bytes) or len(boot) != 16:
+        raise UsageError("agent boot id must be 16 bytes")
+    return pid, start, boot
+
+
 def encode_record(
     seq: int,
     received_at: int,
@@ -101,8 +143,29 @@ def encode_record(
     source: bytes,
     kind: bytes,
     key: bytes,
+    agent: tuple[int, int, bytes] | None = None,
 ) -> bytes:
-    """Return the canonical bytes of one record (names already UTF-8 encoded)."""
+    """Return the canonical bytes of one record (names already UTF-8 encoded).
+
+    With ``agent`` (already checked by :func:`check_agent`) the record is version 2.
+    """
+    if agent is not None:
+        return (
+            _HEAD.pack(
+                RECORD_VERSION_AGENT,
+                seq,
+                received_at,
+                payload_digest,
+                prev_digest,
+                len(source),
+                len(kind),
+                len(key),
+            )
+            + _AGENT.pack(*agent)
+            + source
+            + kind
+            + key
+        )
     return (
         _HEAD.pack(
             RECORD_VERSION,
@@ -120,6 +183,12 @@ def encode_record(
     )
 
 
+def boot_text(boot: bytes) -> str:
+    """A boot id as ``/proc/sys/kernel/random/boot_id`` shows it (UUID text)."""
+    h = boot.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def encode_inline(payload: bytes) -> bytes:
     """Return the entry tail that follows a record: inline length and bytes."""
     return _INLINE.pack(len(payload)) + payload
@@ -129,6 +198,7 @@ class Entry:
     """One decoded entry of a segment; ``record`` is the exact hashed bytes."""
 
     __slots__ = (
+        "agent",
         "inline",
         "key",
         "kind",
@@ -151,6 +221,7 @@ class Entry:
         kind: str,
         key: str | None,
         inline: bytes | None,
+        agent: tuple[int, int, bytes] | None = None,
     ) -> None:
         self.record = record
         self.seq = seq
@@ -161,10 +232,13 @@ class Entry:
         self.kind = kind
         self.key = key
         self.inline = inline
+        self.agent = agent
 
 
 def iter_segment(value: bytes | memoryview) -> Iterator[Entry]:
     """Decode the entries of one segment, in seq order.
+
+    Version 1 records decode with ``agent`` None, version 2 with their agent process.
 
     Raises:
         CorruptionError: the bytes do not parse as entries of a known version.
@@ -172,11 +246,16 @@ def iter_segment(value: bytes | memoryview) -> Iterator[Entry]:
     view = memoryview(value)
     end = len(value)
     offset = 0
-    head_size = _HEAD.size
     try:
         while offset < end:
             (version, seq, received_at, pdig, prev, ls, lk, lkey) = _HEAD.unpack_from(view, offset)
-            if version != RECORD_VERSION:
+            agent: tuple[int, int, bytes] | None = None
+            if version == RECORD_VERSION:
+                head_size = _HEAD.size
+            elif version == RECORD_VERSION_AGENT:
+                agent = _AGENT.unpack_from(view, offset + _HEAD.size)
+                head_size = _HEAD.size + _AGENT.size
+            else:
                 raise CorruptionError(f"unknown record version {version}")
             names = offset + head_size
             stop = names + ls + lk + lkey
@@ -192,7 +271,7 @@ def iter_segment(value: bytes | memoryview) -> Iterator[Entry]:
             if offset > end:
                 raise CorruptionError("inline payload runs past its segment")
             inline = bytes(view[start:offset]) if inline_len else None
-            yield Entry(record, seq, received_at, pdig, prev, source, kind, key, inline)
+            yield Entry(record, seq, received_at, pdig, prev, source, kind, key, inline, agent)
     except (struct.error, UnicodeDecodeError) as exc:
         raise CorruptionError(f"unreadable entry at byte {offset}: {exc}") from None
 

@@ -44,12 +44,21 @@ class Writer:
         key: bytes,
         received_at: int,
         payload_digest: bytes | None = None,
+        *,
+        agent: tuple[int, int, bytes] | None = None,
     ) -> Appended:
         """Lay one already-validated payload into the log as the next record.
 
         ``stored`` must be what :mod:`journal.payload` returned for the input; names
-        are already encoded. A known ``key`` returns the original append.
+        are already encoded. A known ``key`` returns the original append. ``agent``
+        is the agent process that sent it, ``(pid, start ticks, 16-byte boot id)``
+        (:mod:`journal.agents.process`); with it the record is version 2.
+
+        Raises:
+            UsageError: ``agent`` does not fit a record (nothing was written).
         """
+        if agent is not None:
+            agent = wire.check_agent(agent)
         journal, txn = self._journal, self._txn
         if key:
             known = txn.get(key, db=journal._idem)
@@ -61,7 +70,7 @@ class Writer:
         seq = last_seq + 1
         pdig = payload_digest if payload_digest is not None else _digest.digest(stored)
         is_new = txn.put(pdig, _seq_key(seq), db=journal._blobs, overwrite=False)
-        record = wire.encode_record(seq, received_at, pdig, prev, source, kind, key)
+        record = wire.encode_record(seq, received_at, pdig, prev, source, kind, key, agent)
         rdig = _digest.digest(record)
         entry = record + wire.encode_inline(stored if is_new else b"")
         if not txn.put(_seq_key(seq), entry, db=journal._log, append=True):

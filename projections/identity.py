@@ -27,10 +27,17 @@ Run ids:
 Session ids per payload shape (chosen by the record, never guessed from content):
 OpenCode bus events (source ``opencode``) use ``properties.sessionID``, else
 ``properties.info.id`` on ``session.*`` events, ``properties.info.sessionID`` on
-messages and ``properties.part.sessionID`` on parts; Claude Code transcript lines
-(kind ``transcript``) use ``sessionId`` and ``agentId``; every other payload is a
-hook event and uses ``conversation_id`` (Cursor), else ``session_id`` (Claude Code,
-Codex, Gemini, Cursor session events), else ``thread-id`` (Codex ``notify``).
+messages and ``properties.part.sessionID`` on parts; Codex rollout lines (kind
+``transcript``, source ``codex``) use ``payload.thread_id``, else ``payload.id`` of
+``session_meta``; other transcript lines (Claude Code's) use ``sessionId`` and
+``agentId``; every other payload is a hook event and uses ``conversation_id``
+(Cursor), else ``session_id`` (Claude Code, Codex, Gemini, Cursor session events),
+else ``thread-id`` (Codex ``notify``).
+
+Every event also has its **event time** (:attr:`Event.time`, DESIGN §4): the
+payload's own timestamp (transcript and rollout ``timestamp``, Gemini's hook
+``timestamp``, OpenCode ``time.*`` of the session, message or part), else the
+record's ``received_at`` (:mod:`projections.timestamps`).
 """
 
 from __future__ import annotations
@@ -38,6 +45,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+from .lines import RolloutLine, RolloutPayload, TranscriptLine, TranscriptMessage, rollout_payload
+from .nested import decode_raw, times
+from .timestamps import iso_ns, ms_ns
 
 if TYPE_CHECKING:
     from journal.records import Record
@@ -53,6 +64,7 @@ __all__ = [
     "HookPayload",
     "OcInfo",
     "OcPart",
+    "RolloutPayload",
     "TranscriptLine",
     "TranscriptMessage",
     "decode_raw",
@@ -85,6 +97,8 @@ class HookIds(msgspec.Struct, gc=False):
     tool_name: object = None
     generation_id: object = None
     model: object = None
+    timestamp: object = None
+    duration_ms: object = None
 
 
 class HookPayload(msgspec.Struct, gc=False):
@@ -110,22 +124,7 @@ class HookPayload(msgspec.Struct, gc=False):
     duration_ms: object = None
     tool_response: msgspec.Raw = _EMPTY
     llm_request: msgspec.Raw = _EMPTY
-
-
-class TranscriptMessage(msgspec.Struct, gc=False):
-    """A transcript line's ``message``: only its model."""
-
-    model: object = None
-
-
-class TranscriptLine(msgspec.Struct, gc=False):
-    """The fields views read from a Claude Code transcript line."""
-
-    type: object = None
-    sessionId: object = None
-    agentId: object = None
-    cwd: object = None
-    message: TranscriptMessage | str | None = None
+    tool_calls: msgspec.Raw = _EMPTY
 
 
 class BusProperties(msgspec.Struct, gc=False):
@@ -161,6 +160,7 @@ class OcInfo(msgspec.Struct, gc=False):
     directory: object = None
     model: msgspec.Raw = _EMPTY
     path: msgspec.Raw = _EMPTY
+    time: msgspec.Raw = _EMPTY
 
 
 class OcPart(msgspec.Struct, gc=False):
@@ -172,40 +172,40 @@ class OcPart(msgspec.Struct, gc=False):
     callID: object = None
     tool: object = None
     state: msgspec.Raw = _EMPTY
-
-
-class _Small(msgspec.Struct, gc=False):
-    """Small nested objects: a message's model, a tool's call id, an error's name."""
-
-    model: object = None
-    modelID: object = None
-    providerID: object = None
-    callID: object = None
-    cwd: object = None
-    name: object = None
-    error: object = None
-    status: object = None
+    time: msgspec.Raw = _EMPTY
 
 
 _IDS = msgspec.json.Decoder(HookIds).decode
 _HOOK = msgspec.json.Decoder(HookPayload).decode
 _TRANSCRIPT = msgspec.json.Decoder(TranscriptLine).decode
+_ROLLOUT = msgspec.json.Decoder(RolloutLine).decode
 _BUS = msgspec.json.Decoder(_Bus).decode
 _INFO = msgspec.json.Decoder(OcInfo).decode
 _PART = msgspec.json.Decoder(OcPart).decode
-_SMALL = msgspec.json.Decoder(_Small).decode
 _ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
 _CHILD_KINDS = frozenset({"subagentStart", "subagentStop"})
 
 
-def decode_raw(raw: msgspec.Raw | None) -> _Small | None:
-    """Decode a small nested object (model, tool, error, response); None if unusable."""
-    if not raw:
-        return None
-    try:
-        return _SMALL(raw)
-    except _ERRORS:
-        return None
+def _bus_time(event: Event) -> int | None:
+    """OpenCode's own time of a bus event: its part's, message's or session's."""
+    kind = event.kind
+    found: int | None = None
+    if kind == "message.part.updated":
+        part = event.part()
+        if part is not None:
+            if part.state:
+                state = times(part.state)
+                when = times(state.time) if state is not None else None
+            else:
+                when = times(part.time)
+            if when is not None:
+                found = ms_ns(when.end) or ms_ns(when.start)
+    elif kind == "message.updated" or kind.startswith("session."):
+        info = event.info()
+        when = times(info.time) if info is not None else None
+        if when is not None:
+            found = ms_ns(when.completed) or ms_ns(when.updated) or ms_ns(when.created)
+    return found
 
 
 def text(value: object) -> str | None:
@@ -241,10 +241,17 @@ class Event:
     kind: str
     session_id: str
     run_b: bytes
+    #: Event time, ns: the payload's own timestamp, else ``received_at``.
+    time: int
+    #: False for a transcript or rollout line without a timestamp of its own (Claude
+    #: Code's ``summary``, ``last-prompt`` …): its ``received_at`` is when it was
+    #: captured, maybe months later (an import), not when it happened.
+    timed: bool = True
     parent_run_id: str | None = None
     agent_id: str | None = None
     hook: HookIds | None = None
     line: TranscriptLine | None = None
+    rollout: RolloutPayload | None = None
     props: BusProperties | None = None
     #: The record's tool event, set by :mod:`projections.steps` (until then
     #: :data:`UNSET`, as are the lazily decoded parts below).
@@ -347,6 +354,31 @@ def _bus_event(record: Record) -> Event | None:
         parent = ident(info.parentID) if info is not None else None
         if parent is not None and parent != sid:
             event.parent_run_id = f"{record.source}/{parent}"
+    event.time = _bus_time(event) or record.received_at
+    return event
+
+
+def _rollout_event(record: Record) -> Event | None:
+    """A Codex rollout line: its run by ``thread_id`` (``session_meta``: ``id``)."""
+    try:
+        line = _ROLLOUT(record.payload)
+    except _ERRORS:
+        return None
+    payload = rollout_payload(line.payload)
+    if payload is None:
+        return None
+    sid = ident(payload.thread_id)
+    if sid is None and line.type == "session_meta":
+        sid = ident(payload.id)
+    if sid is None:
+        return None
+    event = Event()
+    event.record, event.kind, event.rollout, event.session_id = record, record.kind, payload, sid
+    event.run_b = f"{record.source}/{sid}".encode()
+    stamp = iso_ns(line.timestamp)
+    event.time = stamp or record.received_at
+    if stamp is None:
+        event.timed = False
     return event
 
 
@@ -365,7 +397,9 @@ def event_of(record: Record) -> Event | None:
         return memo[1]
     kind = record.kind
     event: Event | None = None
-    if kind == TRANSCRIPT_KIND:
+    if kind == TRANSCRIPT_KIND and record.source == "codex":
+        event = _rollout_event(record)
+    elif kind == TRANSCRIPT_KIND:
         try:
             line = _TRANSCRIPT(record.payload)
         except _ERRORS:
@@ -379,6 +413,10 @@ def event_of(record: Record) -> Event | None:
             event = Event()
             event.record, event.kind, event.line, event.session_id = record, kind, line, sid
             event.run_b = f"{record.source}/{sid}".encode()
+            stamp = iso_ns(line.timestamp)  # type: ignore[union-attr]
+            event.time = stamp or record.received_at
+            if stamp is None:
+                event.timed = False
             if line.agentId is not None:  # type: ignore[union-attr]
                 agent = ident(line.agentId)  # type: ignore[union-attr]
                 if agent is not None:
@@ -407,6 +445,8 @@ def event_of(record: Record) -> Event | None:
                 event.record, event.kind, event.hook = record, kind, hook
                 event.session_id = hook_sid
                 event.run_b = f"{record.source}/{hook_sid}".encode()
+                own = hook.timestamp  # Gemini stamps its hook events
+                event.time = (iso_ns(own) if own is not None else None) or record.received_at
                 child: str | None = None
                 if hook.agent_id is not None:
                     child = ident(hook.agent_id)

@@ -34,6 +34,9 @@ _HEAD_SIZE = wire.RECORD_HEAD.size
 _INLINE = wire.INLINE_LENGTH
 _INLINE_SIZE = wire.INLINE_LENGTH.size
 _VERSION = wire.RECORD_VERSION
+_VERSION_AGENT = wire.RECORD_VERSION_AGENT
+_AGENT = wire.AGENT_TAIL
+_AGENT_SIZE = wire.AGENT_TAIL.size
 _SHARED_CACHE = 4096  # payloads stored once and referenced again (identical Stop events)
 #: A scan longer than this hashes with OpenSSL (~3x faster per record, ~5 ms to import,
 #: which a query that folds in a few new records should not pay).
@@ -92,9 +95,15 @@ class LogScan:
                         version, seq, received_at, pdig, prev, ls, lk, lkey = unpack_head(
                             value, offset
                         )
-                        if version != _VERSION:
+                        agent: tuple[int, int, bytes] | None = None
+                        if version == _VERSION:
+                            names_at = offset + _HEAD_SIZE
+                        elif version == _VERSION_AGENT:
+                            agent = _AGENT.unpack_from(value, offset + _HEAD_SIZE)
+                            names_at = offset + _HEAD_SIZE + _AGENT_SIZE
+                        else:
                             raise CorruptionError(f"unknown record version {version}")
-                        stop = offset + _HEAD_SIZE + ls + lk + lkey
+                        stop = names_at + ls + lk + lkey
                         (inline_len,) = unpack_inline(value, stop)
                         start = stop + _INLINE_SIZE
                         record_start, offset = offset, start + inline_len
@@ -105,7 +114,7 @@ class LogScan:
                         if received_at > newest:
                             newest = self.newest = received_at
                         # Keyed by the split too: "ab"+"c" and "a"+"bc" are other names.
-                        raw_names = (ls, value[record_start + _HEAD_SIZE : stop - lkey])
+                        raw_names = (ls, value[names_at : stop - lkey])
                         decoded = names.get(raw_names)
                         if decoded is None:
                             decoded = names[raw_names] = _decode_names(raw_names[1], ls)
@@ -130,6 +139,9 @@ class LogScan:
                             record_digest=sha(value[record_start:stop]).digest().hex(),
                             key=key,
                             payload=payload,
+                            agent_pid=agent[0] if agent else None,
+                            agent_start=agent[1] if agent else None,
+                            agent_boot=wire.boot_text(agent[2]) if agent else None,
                         )
         except lmdb.Error as exc:
             raise StoreError(f"reading the journal failed: {exc}") from None

@@ -2,8 +2,14 @@
 
 Every function opens the views over ``journal``, folds in the records appended since
 the last query (only those), and reads the answer in one read transaction, so an
-answer is always a fold of records 1..checkpoint and its "now" (``newest_time``) is
-the newest record of that same prefix, never the wall clock.
+answer is always a fold of records 1..checkpoint.
+
+A run's status also depends on the world outside the log: ``now`` (ns since the
+epoch) and ``alive(pid, start, boot)``, whether an agent process still runs. Both
+are the caller's to give (the CLI passes the wall clock and
+:func:`journal.agents.process.alive`); without them ``now`` is the newest record's
+``received_at`` and no process is known to be alive or gone, so the answer is a
+function of the log alone.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ if TYPE_CHECKING:
     from journal.records import Record
     from journal.store import LmdbJournal
 
+    from .runs import Alive
+
 __all__ = [
     "RunDetail",
     "RunMatch",
@@ -34,6 +42,7 @@ __all__ = [
     "runs",
     "status",
     "steps",
+    "transcript_paths",
 ]
 
 _RUNS = ("runs",)
@@ -72,11 +81,18 @@ def runs(
     status: str | None = None,
     source: str | None = None,
     idle_ns: int = DEFAULT_IDLE_NS,
+    now: int | None = None,
+    alive: Alive | None = None,
 ) -> list[Run]:
     """Every run, oldest first, optionally only those with ``status`` / ``source``."""
     with _current(journal, _RUNS) as views, views.reading("runs") as state:
         return list_runs(
-            state, newest_time=state.newest_time, idle_ns=idle_ns, status=status, source=source
+            state,
+            now=state.newest_time if now is None else now,
+            idle_ns=idle_ns,
+            alive=alive,
+            status=status,
+            source=source,
         )
 
 
@@ -88,7 +104,14 @@ def _steps_of(state: ReadState, found: Run, children: list[Run]) -> list[Step]:
     return out
 
 
-def run(journal: LmdbJournal, ident: str, *, idle_ns: int = DEFAULT_IDLE_NS) -> RunDetail:
+def run(
+    journal: LmdbJournal,
+    ident: str,
+    *,
+    idle_ns: int = DEFAULT_IDLE_NS,
+    now: int | None = None,
+    alive: Alive | None = None,
+) -> RunDetail:
     """The run named by ``ident`` (run id, session id, or a unique prefix of either).
 
     Raises:
@@ -97,9 +120,9 @@ def run(journal: LmdbJournal, ident: str, *, idle_ns: int = DEFAULT_IDLE_NS) -> 
     """
     with _current(journal, _RUNS_AND_STEPS) as views, views.reading_many(_RUNS_AND_STEPS) as st:
         runs_state, steps_state = st["runs"], st["steps"]
-        now = runs_state.newest_time
-        found = get_run(runs_state, ident, newest_time=now, idle_ns=idle_ns)
-        children = child_runs(runs_state, found.run_id, newest_time=now, idle_ns=idle_ns)
+        at = runs_state.newest_time if now is None else now
+        found = get_run(runs_state, ident, now=at, idle_ns=idle_ns, alive=alive)
+        children = child_runs(runs_state, found.run_id, now=at, idle_ns=idle_ns, alive=alive)
         return RunDetail(
             run=found,
             steps=_steps_of(steps_state, found, children),
@@ -107,15 +130,60 @@ def run(journal: LmdbJournal, ident: str, *, idle_ns: int = DEFAULT_IDLE_NS) -> 
         )
 
 
-def steps(journal: LmdbJournal, ident: str, *, idle_ns: int = DEFAULT_IDLE_NS) -> list[Step]:
+def steps(
+    journal: LmdbJournal,
+    ident: str,
+    *,
+    idle_ns: int = DEFAULT_IDLE_NS,
+    now: int | None = None,
+    alive: Alive | None = None,
+) -> list[Step]:
     """The steps of a run and of its child runs (subagents), in the order they started."""
-    return run(journal, ident, idle_ns=idle_ns).steps
+    return run(journal, ident, idle_ns=idle_ns, now=now, alive=alive).steps
 
 
-def interrupted(journal: LmdbJournal, *, idle_ns: int = DEFAULT_IDLE_NS) -> list[Run]:
-    """Runs with no terminal event, quiet for longer than ``idle_ns``, oldest first."""
+def interrupted(
+    journal: LmdbJournal,
+    *,
+    idle_ns: int = DEFAULT_IDLE_NS,
+    now: int | None = None,
+    alive: Alive | None = None,
+) -> list[Run]:
+    """Runs whose last turn was cut off (``projections.runs``), oldest first."""
     with _current(journal, _RUNS) as views, views.reading("runs") as state:
-        return interrupted_runs(state, newest_time=state.newest_time, idle_ns=idle_ns)
+        at = state.newest_time if now is None else now
+        return interrupted_runs(state, now=at, idle_ns=idle_ns, alive=alive)
+
+
+def transcript_paths(found: Sequence[Run]) -> list[tuple[str, str]]:
+    """``(source, path)`` of the transcripts of the interrupted runs in ``found``.
+
+    A run's ``transcript_path`` (the one its hook events named), else, for a Claude
+    Code subagent that never sent ``SubagentStop`` (which names it), the file Claude
+    Code keeps it in beside its session's transcript
+    (``SESSION.jsonl`` → ``SESSION/subagents/agent-AGENT_ID.jsonl``), when the
+    session's run is in ``found`` too. Each path once, in the order of ``found``.
+    """
+    by_id = {one.run_id: one for one in found}
+    out: dict[str, str] = {}
+    for one in found:
+        if one.status != "interrupted":
+            continue
+        path = one.transcript_path
+        parent = by_id.get(one.parent_run_id or "")
+        if (
+            path is None
+            and one.source == "claude-code"
+            and one.agent_id is not None
+            and parent is not None
+            and parent.transcript_path is not None
+            and parent.transcript_path.endswith(".jsonl")
+        ):
+            base = parent.transcript_path[: -len(".jsonl")]
+            path = f"{base}/subagents/agent-{one.agent_id}.jsonl"
+        if path is not None:
+            out.setdefault(path, one.source)
+    return [(source, path) for path, source in out.items()]
 
 
 def status(journal: LmdbJournal) -> list[ViewStatus]:
@@ -159,7 +227,7 @@ class RunMatch(msgspec.Struct, frozen=True, kw_only=True):
 def run_match(journal: LmdbJournal, ident: str) -> RunMatch:
     """Resolve ``ident`` to a run and return the test for its records (``log --run``)."""
     with _current(journal, _RUNS) as views, views.reading("runs") as state:
-        found = get_run(state, ident, newest_time=state.newest_time)
+        found = get_run(state, ident, now=state.newest_time)
     return RunMatch(run_id=found.run_id, first_seq=found.first_seq, last_seq=found.last_seq)
 
 

@@ -2,9 +2,9 @@
 
 :mod:`projections.runs` owns the view, its queries and its state keys; this module
 holds the stored row of a run and what each agent's events say about it (cwd,
-models, prompts, lineage, terminal and failure facts). Every function mutates the
-row in place and returns whether anything changed, so unchanged rows are never
-re-encoded.
+models, prompts, lineage, terminal and failure facts, the agent process) and which
+events start and end a turn (:func:`turn_role`). Every function mutates the row in
+place and returns whether anything changed, so unchanged rows are never re-encoded.
 """
 
 from __future__ import annotations
@@ -12,10 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import msgspec
+import msgspec.json
 
 from .identity import MAX_ID_BYTES, Event, TranscriptMessage, decode_raw, text
+from .lines import TranscriptLine, blocks, rollout_item
 
 if TYPE_CHECKING:
+    from journal.records import Record
+
     from .view import State
 
 __all__ = [
@@ -23,11 +27,14 @@ __all__ = [
     "HOOK_ACTIONS",
     "PROMPT_KEYS",
     "RunRow",
+    "agent_facts",
     "bus_facts",
     "decode_row",
     "encode_row",
     "hook_facts",
     "line_facts",
+    "rollout_facts",
+    "turn_role",
 ]
 
 _MAX_LIST = 64
@@ -66,6 +73,42 @@ BUS_FACT_KINDS = frozenset(
 )
 # Turn ends that carry nothing beyond "the turn completed".
 _PLAIN_TURN_ENDS = frozenset({"Stop", "AfterAgent"})
+# Hook events that are a turn's own activity (a prompt, a tool call, a model call) ...
+_TURN_WORK = frozenset(
+    {
+        "UserPromptSubmit",
+        "beforeSubmitPrompt",
+        "BeforeAgent",
+        "PreToolUse",
+        "PostToolUse",
+        "PostToolUseFailure",
+        "PermissionDenied",
+        "PermissionRequest",
+        "PostToolBatch",
+        "BeforeTool",
+        "AfterTool",
+        "BeforeModel",
+        "AfterModel",
+        "BeforeToolSelection",
+        "preToolUse",
+        "postToolUse",
+        "postToolUseFailure",
+        "beforeShellExecution",
+        "afterShellExecution",
+        "beforeMCPExecution",
+        "afterMCPExecution",
+    }
+)
+# ... and those that end one (a child run's stop ends the child's turn).
+_TURN_ENDS = frozenset(
+    {"Stop", "StopFailure", "AfterAgent", "agent-turn-complete", "stop", "SessionEnd", "sessionEnd"}
+)
+_CHILD_STARTS = frozenset({"SubagentStart", "subagentStart"})
+_CHILD_ENDS = frozenset({"SubagentStop", "subagentStop"})
+_BUS_TURN_ENDS = frozenset({"session.idle", "session.error", "session.deleted"})
+# Transcript text that is not a prompt someone typed.
+_NOT_PROMPTS = ("[Request interrupted", "<local-command-", "Caveat: ")
+_STR = msgspec.json.Decoder(str).decode
 
 
 class RunRow(msgspec.Struct, array_like=True, gc=False, tag="projections.run.row"):
@@ -88,10 +131,57 @@ class RunRow(msgspec.Struct, array_like=True, gc=False, tag="projections.run.row
     terminal: bool = False
     failure: str | None = None
     observed: bool = False
+    agent_pid: int | None = None
+    agent_start: int | None = None
+    agent_boot: str | None = None
+    agent_time: int = 0
 
 
 encode_row = msgspec.msgpack.Encoder().encode
 decode_row = msgspec.msgpack.Decoder(RunRow).decode
+
+
+def turn_role(ev: Event) -> int:
+    """1 if ``ev`` is a turn's activity (a prompt, a tool call), -1 if it ends a turn,
+    else 0. Only what the agent reports live counts (hooks, bus events); transcript
+    lines captured later say nothing about whether a turn is still running."""
+    kind = ev.kind
+    if ev.hook is not None:
+        if kind in _TURN_WORK:
+            return 1
+        if kind in _TURN_ENDS:
+            return -1
+        if ev.parent_run_id is not None:  # a SubagentStop without agent id ends nothing
+            if kind in _CHILD_STARTS:
+                return 1
+            if kind in _CHILD_ENDS:
+                return -1
+        return 0
+    if ev.props is not None:
+        if kind in _BUS_TURN_ENDS:
+            return -1
+        if kind == "message.updated":
+            info = ev.info()
+            return 1 if info is not None and info.role == "user" else 0
+        if kind == "message.part.updated":
+            part = ev.part()
+            return 1 if part is not None and part.type == "tool" else 0
+    return 0
+
+
+def agent_facts(row: RunRow, record: Record, when: int) -> bool:
+    """Keep the agent process of the run's newest hook event: a process replaces the
+    one before unless its event is older than the first event of that one (a late,
+    spooled delivery from a process that was already replaced)."""
+    pid, start, boot = record.agent_pid, record.agent_start, record.agent_boot
+    if when < row.agent_time or (pid, start, boot) == (
+        row.agent_pid,
+        row.agent_start,
+        row.agent_boot,
+    ):
+        return False
+    row.agent_pid, row.agent_start, row.agent_boot, row.agent_time = pid, start, boot, when
+    return True
 
 
 def _add_model(row: RunRow, model: object) -> bool:
@@ -258,16 +348,73 @@ def _oc_model(provider: object, model: object) -> str | None:
     return f"{vendor}/{name}" if vendor is not None else name
 
 
-def line_facts(ev: Event, row: RunRow) -> bool:
-    """Fold a transcript line into ``row``: its model, and the cwd if none is known."""
+def _is_prompt(line: TranscriptLine, message: TranscriptMessage) -> bool:
+    """A user line someone typed: not meta, a sidechain, a summary or a tool result."""
+    if line.isMeta is True or line.isSidechain is True or line.isCompactSummary is True:
+        return False
+    raw = message.content
+    if not raw:
+        return False
+    if memoryview(raw)[0] == ord('"'):
+        try:
+            content = _STR(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return False
+        return bool(content.strip()) and not content.startswith(_NOT_PROMPTS)
+    found = blocks(raw)
+    if not found or any(block.type == "tool_result" for block in found):
+        return False
+    return any(
+        block.type == "text" and type(block.text) is str and not block.text.startswith(_NOT_PROMPTS)
+        for block in found
+    )
+
+
+def line_facts(state: State, ev: Event, row: RunRow, run_b: bytes) -> bool:
+    """Fold a Claude Code transcript line into ``row``: model, cwd, and prompts.
+
+    A prompt line counts once per ``promptId`` (the ``prompt_id`` its
+    ``UserPromptSubmit`` hook counted under) or, in a run no hook reported, per line
+    ``uuid``. In a run with hooks, prompt lines without ``promptId`` are left to the
+    hooks (they cannot be matched to them).
+    """
     line = ev.line
     assert line is not None
     changed = False
     if row.cwd is None and text(line.cwd) is not None:
         row.cwd, changed = text(line.cwd), True
     message = line.message
-    if line.type == "assistant" and type(message) is TranscriptMessage:
+    if type(message) is not TranscriptMessage:
+        return changed
+    if line.type == "assistant":
         model = message.model
         if type(model) is str and model not in row.models:
             changed |= _add_model(row, model)
+    elif line.type == "user" and _is_prompt(line, message):
+        key = text(line.promptId)
+        if key is None and not row.observed:
+            key = text(line.uuid) or ev.record.digest
+        if key is not None:
+            changed |= _prompt(state, run_b, row, key)
+    return changed
+
+
+def rollout_facts(state: State, ev: Event, row: RunRow, run_b: bytes) -> bool:
+    """Fold a Codex rollout line into ``row``: cwd, model, and prompts (by turn id)."""
+    payload = ev.rollout
+    assert payload is not None
+    changed = False
+    if row.cwd is None and text(payload.cwd) is not None:
+        row.cwd, changed = text(payload.cwd), True
+    kind = payload.type
+    if kind == "thread_settings_applied":
+        settings = rollout_item(payload.thread_settings)
+        if settings is not None:
+            changed |= _add_model(row, settings.model)
+    elif kind == "item_completed":
+        item = rollout_item(payload.item)
+        if item is not None and item.type == "UserMessage":
+            key = text(payload.turn_id)
+            if key is not None or not row.observed:
+                changed |= _prompt(state, run_b, row, key or text(item.id))
     return changed

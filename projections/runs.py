@@ -1,23 +1,29 @@
 """The runs view: one run per (source, session id), subagents as child runs.
 
 The fold keeps what a run's records say (first seq and time, cwd, models, prompts,
-steps, lineage, terminal and failure facts); the status is decided at query time,
-because ``interrupted`` depends on how long the run has been quiet. That is measured
-against ``newest_time``, the ``received_at`` of the newest record in the log, never
-the wall clock: the view stays a pure function of the log, and a journal copied
-elsewhere or read a year later still says the same thing.
+steps, lineage, terminal and failure facts, the agent process that sent its hook
+events, and when its last turn started and ended); the status is decided at query
+time, from those facts, the wall clock and the process table, both handed in by
+the caller (``now`` and ``alive``): the view stays a pure function of the log.
+Times are event times (:mod:`projections.timestamps`): a run imported today from
+last month's transcripts starts last month.
 
 Status rules (``docs/reference/views.md`` has the table per agent):
 
+- ``failed``: the last turn failed (Claude Code ``StopFailure``, Cursor ``stop`` or
+  ``sessionEnd`` with status or reason ``error``, OpenCode ``session.error``) and no
+  turn has started or completed since, whether or not the session then ended.
 - ``ended``: a terminal event and nothing since that starts a new turn. Terminal:
   ``SessionEnd`` (Claude Code, Codex, Gemini), ``sessionEnd`` (Cursor),
   ``session.deleted`` (OpenCode); for a child run ``SubagentStop`` /
   ``subagentStop``. A run known only from transcript lines (an import) is ``ended``.
-- ``failed``: the last turn failed (Claude Code ``StopFailure``, Cursor ``stop`` or
-  ``sessionEnd`` with status or reason ``error``, OpenCode ``session.error``) and no
-  turn has started or completed since, whether or not the session then ended.
-- ``active`` / ``interrupted``: no terminal event; ``interrupted`` once the run has
-  been quiet for longer than ``idle_ns`` before ``newest_time``.
+  So is a run whose last turn finished and whose agent process is gone.
+- ``active``: its agent process is alive; or, where that cannot be known (no agent
+  process recorded: old records, other platforms), quiet for at most ``idle_ns``.
+- ``interrupted``: the last turn did not finish (a prompt or tool call after the last
+  turn end: ``Stop``, ``AfterAgent``, ``agent-turn-complete``, Cursor ``stop``,
+  OpenCode ``session.idle``) and the agent process is gone, or, where that cannot be
+  known, the run has been quiet for longer than ``idle_ns`` before ``now``.
 
 A run that ended becomes live again when a new turn starts with the same id
 (``SessionStart``, a prompt, a tool start, an OpenCode user message): that is a
@@ -41,20 +47,29 @@ from .runfacts import (
     BUS_FACT_KINDS,
     HOOK_ACTIONS,
     RunRow,
+    agent_facts,
     bus_facts,
     decode_row,
     encode_row,
     hook_facts,
     line_facts,
+    rollout_facts,
+    turn_role,
 )
 from .steps import KINDS as STEP_KINDS
-from .steps import pair, tool_of
+from .steps import pair, tools_of
 from .view import View
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from journal.records import Record
 
     from .view import State
+
+    #: ``alive(pid, start, boot) -> bool | None``: is that exact process running
+    #: (None: cannot tell). :func:`journal.agents.process.alive` in the CLI.
+    Alive = Callable[[int, int, str], bool | None]
 
 __all__ = [
     "DEFAULT_IDLE_NS",
@@ -68,7 +83,7 @@ __all__ = [
     "resume_command",
 ]
 
-#: A run with no terminal event and no record for this long is ``interrupted``.
+#: Where an agent's liveness cannot be known, a run quiet this long is no longer active.
 DEFAULT_IDLE_NS = 30 * 60 * 1_000_000_000
 STATUSES = ("active", "ended", "failed", "interrupted")
 
@@ -80,7 +95,9 @@ _RESUME = {
 }
 _MAX_AMBIGUOUS = 10
 
-_LAST = struct.Struct(">QQ")
+# Last seq, last event time, and the event times of the last turn's start and end:
+# written on every record, so the facts row is rewritten only when a fact changes.
+_LAST = struct.Struct(">QQQQ")
 _RUNS = b"r:"
 _LASTS = b"l:"
 _SESSIONS = b"s:"
@@ -91,10 +108,13 @@ _PROMPT_KEYS = b"k:"
 class Run(msgspec.Struct, frozen=True, kw_only=True, tag="projections.run"):
     """One run as the runs view knows it, with its status at query time.
 
-    Times are ``received_at`` nanoseconds. ``terminal`` says a terminal event was the
-    last word; ``error`` names the failure when ``status`` is ``failed``; ``resume``
-    is the command that resumes the session (None for subagents and agents without
-    one).
+    Times are event times in nanoseconds. ``terminal`` says a terminal event was
+    the last word; ``error`` names the failure when ``status`` is ``failed``;
+    ``resume`` is the command that resumes the session (None for subagents and
+    agents without one). ``agent_pid``/``agent_start``/``agent_boot`` name the agent
+    process of its newest hook event, ``agent_alive`` what the process table said of
+    it at query time (None: not asked, or cannot tell); ``turn_open`` says the last
+    turn started and did not finish.
     """
 
     run_id: str
@@ -118,6 +138,11 @@ class Run(msgspec.Struct, frozen=True, kw_only=True, tag="projections.run"):
     terminal: bool
     resume: str | None
     error: str | None = None
+    turn_open: bool = False
+    agent_pid: int | None = None
+    agent_start: int | None = None
+    agent_boot: str | None = None
+    agent_alive: bool | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The JSON shape of ``runs --json`` items (DESIGN §5 names, and more)."""
@@ -128,7 +153,7 @@ class RunsView(View):
     """One run per (source, session id); see the module docstring for the rules."""
 
     name: ClassVar[str] = "runs"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     kinds: ClassVar[frozenset[str] | None] = None
 
     def __init__(self) -> None:
@@ -154,7 +179,7 @@ class RunsView(View):
         rows = self._rows
         cached = None
         if raw is None:
-            row = _new_row(state, ev.run_id, ev.session_id, record)
+            row = _new_row(state, ev.run_id, ev.session_id, record, ev.time if ev.timed else 0)
             row.agent_id = ev.agent_id
             changed = new = True
         else:
@@ -164,10 +189,14 @@ class RunsView(View):
             else:
                 row, cached = decode_row(raw), None
             changed = new = False
-        last = _LAST.pack(record.seq, record.received_at)
-        state.put(_LASTS + run_b, last)
+        when = ev.time if ev.timed else 0
+        last = _last(state, run_b, record.seq, when, turn_role(ev))
         kind = record.kind
+        if ev.timed and (when < row.first_time or not row.first_time):
+            row.first_time, changed = when, True
         try:
+            if record.agent_pid is not None:
+                changed |= agent_facts(row, record, when)
             if ev.parent_run_id is not None and row.parent_run_id is None:
                 row.parent_run_id = ev.parent_run_id
                 state.put(_CHILDREN + ev.parent_run_id.encode() + b"\x00" + run_b, b"")
@@ -185,15 +214,19 @@ class RunsView(View):
             elif ev.props is not None:
                 if new or not row.observed or kind in BUS_FACT_KINDS:
                     changed |= bus_facts(state, ev, row, run_b)
-            elif row.cwd is None or (ev.line is not None and ev.line.type == "assistant"):
-                changed |= line_facts(ev, row)
+            elif ev.line is not None:
+                if row.cwd is None or ev.line.type in ("assistant", "user"):
+                    changed |= line_facts(state, ev, row, run_b)
+            elif ev.rollout is not None:
+                changed |= rollout_facts(state, ev, row, run_b)
             if kind in STEP_KINDS:
-                te = ev.tool
-                if te is UNSET:
-                    te = tool_of(ev)
-                if te is not None and pair(state, te, record.seq, record.digest):
-                    row.steps += 1
-                    changed = True
+                found = ev.tool
+                if found is UNSET:
+                    found = tools_of(ev)
+                for te in found:
+                    if pair(state, te, record.seq, record.digest):
+                        row.steps += 1
+                        changed = True
         except BaseException:
             rows.pop(run_b, None)
             raise
@@ -206,24 +239,45 @@ class RunsView(View):
         if row.parent_run_id is not None:
             self._touch(state, row.parent_run_id, record, last)
 
-    def _touch(self, state: State, parent: str, record: Record, last: bytes) -> None:
+    def _touch(self, state: State, parent: str, record: Record, when: int) -> None:
         """A child's record is activity of its parent run, created if not seen yet."""
         parent_b = parent.encode()
-        state.put(_LASTS + parent_b, last)
+        _last(state, parent_b, record.seq, when, 0)
         if state.get(_RUNS + parent_b) is None:
-            row = _new_row(state, parent, parent[len(record.source) + 1 :], record)
+            row = _new_row(state, parent, parent[len(record.source) + 1 :], record, when)
             raw = encode_row(row)
             state.put(_RUNS + parent_b, raw)
             self._remember(parent_b, raw, row)
 
 
-def _new_row(state: State, run_id: str, session_id: str, record: Record) -> RunRow:
+def _last(state: State, run_b: bytes, seq: int, when: int, role: int) -> int:
+    """Move a run's last seq and time (the newest event time) and its turn times.
+
+    ``role`` is 1 for a turn's activity (a prompt, a tool call), -1 for a turn's end,
+    0 for neither (:func:`projections.runfacts.turn_role`); ``when`` 0 is a record
+    without a time of its own, which moves only the seq. Returns ``when``.
+    """
+    key = _LASTS + run_b
+    old = state.get(key)
+    if old is None:
+        last_time = turn_start = turn_end = 0
+    else:
+        _, last_time, turn_start, turn_end = _LAST.unpack(old)
+    if role > 0 and when > turn_start:
+        turn_start = when
+    elif role < 0 and when > turn_end:
+        turn_end = when
+    state.put(key, _LAST.pack(seq, max(last_time, when), turn_start, turn_end))
+    return when
+
+
+def _new_row(state: State, run_id: str, session_id: str, record: Record, when: int) -> RunRow:
     """A new run; a session's run (not a subagent's) is indexed by its session id."""
     row = RunRow(
         session_id=session_id,
         source=record.source,
         first_seq=record.seq,
-        first_time=record.received_at,
+        first_time=when,
     )
     if not run_id.startswith(f"{record.source}/{session_id}/"):
         state.put(_SESSIONS + session_id.encode() + b"\x00" + run_id.encode(), b"")
@@ -236,19 +290,52 @@ def resume_command(source: str, session_id: str) -> str | None:
     return template.format(shlex.quote(session_id)) if template is not None else None
 
 
-def _status(row: RunRow, last_time: int, newest_time: int, idle_ns: int) -> str:
+class _Clock:
+    """What a query knows of the world: ``now``, the idle time, and the process table.
+
+    ``alive`` is asked at most once per process in one query.
+    """
+
+    __slots__ = ("_alive", "_known", "idle_ns", "now")
+
+    def __init__(self, now: int, idle_ns: int, alive: Alive | None) -> None:
+        self.now = now
+        self.idle_ns = idle_ns
+        self._alive = alive
+        self._known: dict[tuple[int, int, str], bool | None] = {}
+
+    def alive(self, row: RunRow) -> bool | None:
+        if self._alive is None or row.agent_pid is None or row.agent_boot is None:
+            return None
+        process = (row.agent_pid, row.agent_start or 0, row.agent_boot)
+        if process not in self._known:
+            self._known[process] = self._alive(*process)
+        return self._known[process]
+
+
+def _status(row: RunRow, last_time: int, turn_open: bool, clock: _Clock) -> tuple[str, bool | None]:
+    """The run's status, and whether its agent process is alive (None: not known)."""
     if row.terminal:
-        return "failed" if row.failure is not None else "ended"
+        return ("failed" if row.failure is not None else "ended"), None
     if row.failure is not None:
-        return "failed"
+        return "failed", None
     if not row.observed:
-        return "ended"
-    return "interrupted" if newest_time - last_time > idle_ns else "active"
+        return "ended", None
+    live = clock.alive(row)
+    if live:
+        return "active", live
+    if live is None and clock.now - last_time <= clock.idle_ns:
+        return "active", live
+    return ("interrupted" if turn_open else "ended"), live
 
 
-def _run(run_id: str, row: RunRow, last: bytes | None, newest_time: int, idle_ns: int) -> Run:
-    last_seq, last_time = _LAST.unpack(last) if last else (row.first_seq, row.first_time)
-    status = _status(row, last_time, newest_time, idle_ns)
+def _run(run_id: str, row: RunRow, last: bytes | None, clock: _Clock) -> Run:
+    if last:
+        last_seq, last_time, turn_start, turn_end = _LAST.unpack(last)
+    else:
+        last_seq, last_time, turn_start, turn_end = row.first_seq, row.first_time, 0, 0
+    turn_open = turn_start > turn_end
+    status, live = _status(row, last_time, turn_open, clock)
     child = row.parent_run_id is not None or row.agent_id is not None
     return Run(
         run_id=run_id,
@@ -272,38 +359,48 @@ def _run(run_id: str, row: RunRow, last: bytes | None, newest_time: int, idle_ns
         terminal=row.terminal,
         resume=None if child else resume_command(row.source, row.session_id),
         error=row.failure if status == "failed" else None,
+        turn_open=turn_open,
+        agent_pid=row.agent_pid,
+        agent_start=row.agent_start,
+        agent_boot=row.agent_boot,
+        agent_alive=live,
     )
 
 
-def _one(state: State, run_id: str, newest_time: int, idle_ns: int) -> Run | None:
+def _one(state: State, run_id: str, clock: _Clock) -> Run | None:
     run_b = run_id.encode()
     raw = state.get(_RUNS + run_b)
     if raw is None:
         return None
-    return _run(run_id, decode_row(raw), state.get(_LASTS + run_b), newest_time, idle_ns)
+    return _run(run_id, decode_row(raw), state.get(_LASTS + run_b), clock)
 
 
 def list_runs(
     state: State,
     *,
-    newest_time: int,
+    now: int,
     idle_ns: int = DEFAULT_IDLE_NS,
+    alive: Alive | None = None,
     status: str | None = None,
     source: str | None = None,
 ) -> list[Run]:
     """Every run, oldest first, optionally only those with ``status`` / ``source``.
+
+    ``now`` (ns) and ``alive`` (the process table; None: liveness unknown) decide
+    each status, see the module docstring.
 
     Raises:
         UsageError: ``status`` is not one of :data:`STATUSES`.
     """
     if status is not None and status not in STATUSES:
         raise UsageError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+    clock = _Clock(now, idle_ns, alive)
     lasts = dict(state.scan(_LASTS))
     runs = []
     prefix = _RUNS + source.encode() + b"/" if source is not None else _RUNS
     for key, raw in state.scan(prefix):
         run_b = key[len(_RUNS) :]
-        run = _run(run_b.decode(), decode_row(raw), lasts.get(_LASTS + run_b), newest_time, idle_ns)
+        run = _run(run_b.decode(), decode_row(raw), lasts.get(_LASTS + run_b), clock)
         if status is None or run.status == status:
             runs.append(run)
     runs.sort(key=lambda run: (run.first_seq, run.run_id))
@@ -311,20 +408,26 @@ def list_runs(
 
 
 def interrupted_runs(
-    state: State, *, newest_time: int, idle_ns: int = DEFAULT_IDLE_NS
+    state: State, *, now: int, idle_ns: int = DEFAULT_IDLE_NS, alive: Alive | None = None
 ) -> list[Run]:
-    """Runs with no terminal event, quiet for longer than ``idle_ns``: oldest first."""
-    return list_runs(state, newest_time=newest_time, idle_ns=idle_ns, status="interrupted")
+    """Runs whose last turn was cut off (see the module docstring), oldest first."""
+    return list_runs(state, now=now, idle_ns=idle_ns, alive=alive, status="interrupted")
 
 
 def child_runs(
-    state: State, run_id: str, *, newest_time: int, idle_ns: int = DEFAULT_IDLE_NS
+    state: State,
+    run_id: str,
+    *,
+    now: int,
+    idle_ns: int = DEFAULT_IDLE_NS,
+    alive: Alive | None = None,
 ) -> list[Run]:
     """The runs whose parent is ``run_id`` (subagents, child sessions), oldest first."""
+    clock = _Clock(now, idle_ns, alive)
     prefix = _CHILDREN + run_id.encode() + b"\x00"
     found = []
     for key, _ in state.scan(prefix):
-        run = _one(state, key[len(prefix) :].decode(), newest_time, idle_ns)
+        run = _one(state, key[len(prefix) :].decode(), clock)
         if run is not None:
             found.append(run)
     found.sort(key=lambda run: (run.first_seq, run.run_id))
@@ -343,7 +446,14 @@ def _candidates(state: State, ident: str) -> list[str]:
     return sorted(c for c in found if not any(c.startswith(p + "/") for p in found))
 
 
-def get_run(state: State, ident: str, *, newest_time: int, idle_ns: int = DEFAULT_IDLE_NS) -> Run:
+def get_run(
+    state: State,
+    ident: str,
+    *,
+    now: int,
+    idle_ns: int = DEFAULT_IDLE_NS,
+    alive: Alive | None = None,
+) -> Run:
     """The run named by ``ident``: a run id, a session id, or a unique prefix of either.
 
     An exact run id wins, then an exact session id, then prefixes.
@@ -355,7 +465,8 @@ def get_run(state: State, ident: str, *, newest_time: int, idle_ns: int = DEFAUL
     """
     if not ident:
         raise UsageError("a run id or session id is required")
-    run = _one(state, ident, newest_time, idle_ns)
+    clock = _Clock(now, idle_ns, alive)
+    run = _one(state, ident, clock)
     if run is not None:
         return run
     candidates = _candidates(state, ident)
@@ -366,7 +477,7 @@ def get_run(state: State, ident: str, *, newest_time: int, idle_ns: int = DEFAUL
         more = len(candidates) - _MAX_AMBIGUOUS
         tail = f" and {more} more" if more > 0 else ""
         raise AmbiguousPrefixError(f"{ident!r} matches {len(candidates)} runs: {shown}{tail}")
-    found = _one(state, candidates[0], newest_time, idle_ns)
+    found = _one(state, candidates[0], clock)
     if found is None:
         raise NotFoundError(f"no run matches {ident!r}")
     return found

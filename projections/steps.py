@@ -3,9 +3,20 @@
 A step starts with the agent's "before" event and ends with its "after" event (or an
 error or a denial). The two halves are paired by the agent's own call id where it
 sends one (Claude Code and Codex ``tool_use_id``, Cursor ``tool_use_id``, OpenCode
-``callID``) and otherwise by order: the oldest open start of the same run and scope
-(the tool name, plus Cursor's ``generation_id``) takes the next end. Steps paired by
-order say so (``paired_by="order"``).
+``callID``, transcript ``tool_use`` ids, Codex rollout item ids) and otherwise by
+order: the oldest open start of the same run and scope (the tool name, plus Cursor's
+``generation_id``) takes the next end. Steps paired by order say so
+(``paired_by="order"``). One call told by several records (a hook, the transcript
+line, the rollout item) is one step: the same call id in the same run.
+
+Several records may report one call's end; they are merged, whatever their order:
+a weak end (Claude Code's ``PostToolBatch``, the only report a refused call gets)
+fills in a step nothing else ended and gives way to any other end; among the others
+the first sets ``end_seq``, and a later report can only make the outcome worse
+(``succeeded`` < ``failed`` < ``denied``: a Codex rollout's exit code turns the
+hook's "succeeded" into ``failed``) or add the agent's own duration. A
+``PostToolBatch`` entry of a call whose tool was asked permission for
+(``PermissionRequest``) and that nothing else ended is ``denied``.
 
 Real agents lose and repeat hook deliveries, so every combination is kept: a start
 without an end stays ``running`` (and is reported ``orphaned`` once its run is no
@@ -31,7 +42,19 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import msgspec
 
 from .identity import UNSET, event_of
-from .toolevents import ASK, END, KINDS, REPLY, START, UPDATE, ToolEvent, tool_event, tool_of
+from .toolevents import (
+    ASK,
+    END,
+    KINDS,
+    MARK,
+    REPLY,
+    START,
+    UPDATE,
+    WEAK,
+    ToolEvent,
+    tool_event,
+    tools_of,
+)
 from .view import View
 
 if TYPE_CHECKING:
@@ -52,7 +75,7 @@ __all__ = [
     "pair",
     "queue",
     "tool_event",
-    "tool_of",
+    "tools_of",
 ]
 
 # Open order-paired starts kept per run and scope; older ones are left unpaired.
@@ -64,7 +87,9 @@ _SEQ = struct.Struct(">Q")
 _INDEX = b"i:"
 _QUEUE = b"q:"
 _PERMISSION = b"p:"
+_ASKED = b"a:"
 _ROWS = b"t:"
+_SEVERITY = {"succeeded": 0, "failed": 1, "denied": 2}
 
 
 def _scope_bytes(scope: str) -> bytes:
@@ -83,6 +108,8 @@ def call_id(state: State, te: ToolEvent) -> str | Literal[False] | None:
     paired with that call, or changes nothing if the request was never seen.
     """
     phase = te.phase
+    if phase == MARK:
+        return False
     if phase == ASK:
         assert te.request is not None
         assert te.key is not None
@@ -147,9 +174,10 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, tag="projections.step"):
 
     ``status`` is ``running``, ``succeeded``, ``failed``, ``denied`` or ``orphaned``;
     ``outcome`` is what the end reported (also for an orphaned end); ``duration_ms``
-    comes from the agent when it reports one (``duration_source="agent"``: Cursor
-    ``duration``, OpenCode ``state.time``), else from the two records' ``received_at``
-    (``"received"``).
+    comes from the agent when it reports one (``duration_source="agent"``: Claude
+    Code ``duration_ms``, Cursor ``duration``, OpenCode ``state.time``, a Codex
+    rollout item's ``duration``), else from the two halves' event times
+    (``"received"``). Times are event times (ns).
     """
 
     step_id: str
@@ -189,18 +217,29 @@ class _Row(msgspec.Struct, array_like=True, gc=False, tag="projections.step.row"
     paired_by: str = "id"
     outcome: str | None = None
     error: str | None = None
+    end_rank: int = 0
+    inferred: bool = False  # start_seq is the end's record (a final update), for now
 
 
 _ENCODE = msgspec.msgpack.Encoder().encode
 _DECODE_ROW = msgspec.msgpack.Decoder(_Row).decode
 
 
-def _merge(row: _Row, te: ToolEvent, seq: int, when: int) -> bool:
-    """Fold one tool event into its step; return whether anything changed."""
+def _merge(row: _Row, te: ToolEvent, seq: int, when: int, outcome: str | None) -> bool:
+    """Fold one tool event into its step; return whether anything changed.
+
+    ``when`` is the record's event time, ``outcome`` the end's outcome (``te.outcome``
+    unless the steps view knows better).
+    """
     changed = False
     phase = te.phase
-    if phase in (START, UPDATE) and row.start_seq is None:
-        row.start_seq, row.start_time = seq, when
+    final = outcome is not None and phase in (END, REPLY, UPDATE)
+    if (phase == START or (phase == UPDATE and not final)) and (
+        row.start_seq is None or row.inferred
+    ):
+        row.start_seq, row.inferred = seq, False
+        if row.start_time is None:
+            row.start_time = te.start_time or when
         changed = True
     if row.tool_name is None and te.tool_name is not None:
         row.tool_name = te.tool_name
@@ -208,14 +247,26 @@ def _merge(row: _Row, te: ToolEvent, seq: int, when: int) -> bool:
     if row.agent_id is None and te.agent_id is not None:
         row.agent_id = te.agent_id
         changed = True
-    if phase in (END, REPLY) or (phase == UPDATE and te.outcome is not None):
-        if row.end_seq is None:
-            row.end_seq, row.end_time = seq, when
-            row.outcome, row.error, row.agent_ms = te.outcome, te.error, te.duration_ms
+    if final:
+        assert outcome is not None
+        rank = te.rank
+        if row.end_seq is None or rank > row.end_rank:
+            row.end_seq, row.end_time, row.end_rank = seq, te.end_time or when, rank
+            row.outcome, row.error = outcome, te.error
+            if te.duration_ms is not None:
+                row.agent_ms = te.duration_ms
+            if row.start_seq is None and phase == UPDATE:
+                # A final update tells the whole call; a start seen later replaces it.
+                row.start_seq, row.inferred = seq, True
+                row.start_time = te.start_time or when
             changed = True
-        elif te.outcome == "denied" and row.outcome == "failed":
-            row.outcome, row.error = "denied", te.error or row.error
-            changed = True
+        elif rank == row.end_rank:
+            if _SEVERITY[outcome] > _SEVERITY.get(row.outcome or "", 0):
+                row.outcome, row.error = outcome, te.error or row.error
+                changed = True
+            if row.agent_ms is None and te.duration_ms is not None:
+                row.agent_ms = te.duration_ms
+                changed = True
     if changed:
         if row.end_seq is None:
             row.status = "running"
@@ -230,7 +281,7 @@ class StepsView(View):
     """One step per tool call (see the module docstring for the pairing rules)."""
 
     name: ClassVar[str] = "steps"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     kinds: ClassVar[frozenset[str] | None] = KINDS
 
     def __init__(self) -> None:
@@ -239,15 +290,31 @@ class StepsView(View):
         self._rows: dict[bytes, tuple[bytes, _Row]] = {}
 
     def apply(self, state: State, record: Record) -> None:
-        """Pair the record's tool event with its step and update that step."""
+        """Pair the record's tool events with their steps and update those steps."""
         ev = event_of(record)
         if ev is None:
             return
-        te = ev.tool
-        if te is UNSET:
-            te = tool_of(ev)
-        if te is None:
-            return
+        found = ev.tool
+        if found is UNSET:
+            found = tools_of(ev)
+        asked: list[bytes] = []
+        for te in found:
+            if te.phase == MARK:
+                state.put(_asked_key(te), b"")
+                continue
+            outcome = te.outcome
+            if te.rank == WEAK and te.tool_name is not None:
+                asked_key = _asked_key(te)
+                if outcome == "succeeded" and state.get(asked_key) is not None:
+                    outcome = "denied"
+                asked.append(asked_key)
+            self._one(state, record, ev.time, te, outcome)
+        for key in asked:
+            state.delete(key)
+
+    def _one(
+        self, state: State, record: Record, when: int, te: ToolEvent, outcome: str | None
+    ) -> None:
         call = te.key if te.phase < ASK else call_id(state, te)
         if call is False:
             return
@@ -273,7 +340,7 @@ class StepsView(View):
                 cached = rows.get(key)
                 row = cached[1] if cached is not None and cached[0] is raw else _DECODE_ROW(raw)
         try:
-            changed = _merge(row, te, record.seq, record.received_at)
+            changed = _merge(row, te, record.seq, when, outcome)
         except BaseException:
             rows.pop(key, None)
             raise
@@ -283,6 +350,11 @@ class StepsView(View):
             if len(rows) >= 4096:
                 rows.clear()
             rows[key] = (raw, row)
+
+
+def _asked_key(te: ToolEvent) -> bytes:
+    """Where a PermissionRequest for the tool of ``te`` is remembered in its run."""
+    return _ASKED + te.run_b + b"\x00" + _scope_bytes(te.tool_name or "")
 
 
 def _step(run_id: str, row: _Row, live: bool) -> Step:

@@ -12,8 +12,8 @@ import datetime
 import itertools
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from projections.runs import Run
     from projections.steps import Step
 
+T = TypeVar("T")
+
 __all__ = [
     "VIEW_COMMANDS",
     "interrupted",
@@ -36,6 +38,7 @@ __all__ = [
     "render_runs",
     "render_steps",
     "run",
+    "run_follow",
     "run_log",
     "runs",
     "steps",
@@ -46,6 +49,33 @@ def _idle_ns(minutes: float | None) -> int:
     from projections.runs import DEFAULT_IDLE_NS
 
     return DEFAULT_IDLE_NS if minutes is None else int(minutes * 60 * 1_000_000_000)
+
+
+def _world() -> dict[str, Any]:
+    """What a run's status is decided against: the wall clock and the process table."""
+    from journal.agents.process import alive
+
+    return {"now": time.time_ns(), "alive": alive}
+
+
+def _with_tails(
+    obj: Context, ask: Callable[[LmdbJournal], T], runs_of: Callable[[T], Sequence[Run]]
+) -> T:
+    """Answer ``ask(journal)``; if it finds interrupted runs whose transcripts hold lines
+    the journal lacks (a session killed mid-turn never reached the capture at ``Stop``),
+    journal those lines and answer again from the caught-up views. The journal is
+    opened for writing only then."""
+    from journal.agents.capture import capture, pending_bytes
+    from projections.queries import transcript_paths
+
+    journal = obj.journal()
+    found = ask(journal)
+    paths = [(s, p) for s, p in transcript_paths(runs_of(found)) if pending_bytes(journal, p)]
+    if not paths:
+        return found
+    journal = obj.journal(write=True)
+    appended = sum(capture(journal, path, source=source).appended for source, path in paths)
+    return ask(journal) if appended else found
 
 
 # -- rendering ---------------------------------------------------------------------
@@ -185,8 +215,8 @@ _IDLE = click.option(
     type=click.FloatRange(min=0),
     default=None,
     metavar="MINUTES",
-    help="A run with no terminal event, quiet this long before the newest record, is "
-    "interrupted (default 30).",
+    help="Where a run's agent process cannot be checked, a run quiet this long is no "
+    "longer active: interrupted if its last turn did not finish, else ended (default 30).",
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
@@ -207,7 +237,13 @@ def runs(
     from projections import queries
 
     try:
-        found = queries.runs(obj.journal(), status=status, source=source, idle_ns=_idle_ns(idle))
+        found = _with_tails(
+            obj,
+            lambda journal: queries.runs(
+                journal, status=status, source=source, idle_ns=_idle_ns(idle), **_world()
+            ),
+            lambda found: found,
+        )
     except JournalError as exc:
         raise fail(exc) from None
     if as_json:
@@ -231,7 +267,11 @@ def run(obj: Context, ident: str, idle: float | None, as_json: bool) -> None:
     from projections import queries
 
     try:
-        detail = queries.run(obj.journal(), ident, idle_ns=_idle_ns(idle))
+        detail = _with_tails(
+            obj,
+            lambda journal: queries.run(journal, ident, idle_ns=_idle_ns(idle), **_world()),
+            lambda found: [found.run, *found.children],
+        )
     except JournalError as exc:
         raise fail(exc) from None
     if as_json:
@@ -252,7 +292,12 @@ def steps(obj: Context, ident: str, as_json: bool) -> None:
     from projections import queries
 
     try:
-        found = queries.steps(obj.journal(), ident)
+        detail = _with_tails(
+            obj,
+            lambda journal: queries.run(journal, ident, **_world()),
+            lambda found: [found.run, *found.children],
+        )
+        found = detail.steps
     except JournalError as exc:
         raise fail(exc) from None
     if as_json:
@@ -272,7 +317,11 @@ def interrupted(obj: Context, idle: float | None, as_json: bool) -> None:
     from projections import queries
 
     try:
-        found = queries.interrupted(obj.journal(), idle_ns=_idle_ns(idle))
+        found = _with_tails(
+            obj,
+            lambda journal: queries.interrupted(journal, idle_ns=_idle_ns(idle), **_world()),
+            lambda found: found,
+        )
     except JournalError as exc:
         raise fail(exc) from None
     if as_json:
@@ -287,6 +336,9 @@ def interrupted(obj: Context, idle: float | None, as_json: bool) -> None:
                     "parent_run_id": one.parent_run_id,
                     "cwd": one.cwd,
                     "resume": one.resume,
+                    "transcript_path": one.transcript_path,
+                    "agent_pid": one.agent_pid,
+                    "agent_alive": one.agent_alive,
                 }
                 for one in found
             ]
@@ -377,17 +429,24 @@ def run_log(
     limit: int | None,
     kinds: tuple[str, ...],
     sources: tuple[str, ...],
-    follow: bool,
 ) -> Iterator[Record]:
     """The records of one run and its subagents for ``journal log --run``."""
     from projections.queries import run_match, run_records
 
-    from .follow import tail, wanted_by
+    from .follow import wanted_by
 
     match = run_match(journal, ident)
     keep = wanted_by(kinds, sources)
-    records: Iterator[Record] = (r for r in run_records(journal, match, after=after) if keep(r))
-    if follow:
-        new = tail(journal, max(after, match.last_seq), lambda r: match(r) and keep(r))
-        records = itertools.chain(records, new)
+    records = (r for r in run_records(journal, match, after=after) if keep(r))
     return itertools.islice(records, limit)
+
+
+def run_follow(
+    journal: LmdbJournal, ident: str, *, after: int, keep: Callable[[Record], bool]
+) -> tuple[int, Callable[[Record], bool]]:
+    """Where ``journal log --run ID --follow`` starts, and the records it keeps: the
+    run's and its subagents' (that ``keep`` accepts) from the run's first seq on."""
+    from projections.queries import run_match
+
+    match = run_match(journal, ident)
+    return max(after, match.first_seq - 1), lambda r: match(r) and keep(r)

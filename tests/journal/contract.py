@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from journal import wire
 from journal.errors import (
     AmbiguousPrefixError,
     InvalidPayloadError,
@@ -162,6 +163,57 @@ class JournalContract(abc.ABC):
         b = journal.append(payload(n=1), key="b")
         assert (a.seq, b.seq) == (1, 2)
         assert not b.duplicate
+
+    # -- the agent process (record version 2) -----------------------------------
+
+    AGENT = (4242, 1_234_567, bytes.fromhex("37617def08b74ab0a1a0d3e1e6086ea1"))
+
+    def test_agent_process_is_kept_on_the_record(self, journal: Journal) -> None:
+        """An append with an agent process reads back with its pid, start and boot id."""
+        journal.append(payload(n=1), source="claude-code", agent=self.AGENT, received_at=5)
+        journal.append(payload(n=2), source="claude-code")
+        with_agent, without = journal.get(1), journal.get(2)
+        assert (with_agent.agent_pid, with_agent.agent_start) == (4242, 1_234_567)
+        assert with_agent.agent_boot == "37617def-08b7-4ab0-a1a0-d3e1e6086ea1"
+        assert (without.agent_pid, without.agent_start, without.agent_boot) == (None, None, None)
+        assert list(journal.read()) == [with_agent, without]
+        shown = with_agent.to_dict()
+        assert (shown["agent_pid"], shown["agent_start"]) == (4242, 1_234_567)
+        assert shown["agent_boot"] == with_agent.agent_boot
+        assert journal.verify().ok
+
+    def test_the_record_digest_covers_the_agent(self, journal: Journal) -> None:
+        """The record digest is SHA-256 of the version 2 bytes, agent fields included."""
+        done = journal.append(
+            payload(n=1), source="codex", kind="Stop", agent=self.AGENT, received_at=9
+        )
+        expected = wire.encode_record(
+            1, 9, bytes.fromhex(done.digest), bytes(32), b"codex", b"Stop", b"", self.AGENT
+        )
+        assert done.record_digest == sha256_hex(expected)
+        other = (self.AGENT[0], self.AGENT[1] + 1, self.AGENT[2])
+        assert (
+            sha256_hex(
+                wire.encode_record(
+                    1, 9, bytes.fromhex(done.digest), bytes(32), b"codex", b"Stop", b"", other
+                )
+            )
+            != done.record_digest
+        )
+
+    @pytest.mark.parametrize(
+        "agent",
+        [(0, 1, bytes(16)), (1, -1, bytes(16)), (1, 1, b"short")],
+        ids=["pid-zero", "negative-start", "short-boot"],
+    )
+    def test_malformed_agent_is_a_usage_error_and_writes_nothing(
+        self, journal: Journal, agent: tuple[int, int, bytes]
+    ) -> None:
+        """An agent that does not fit a record is refused before anything is written."""
+        with pytest.raises(UsageError, match="agent"):
+            journal.append(payload(n=1), agent=agent)
+        assert journal.head() == 0
+        assert journal.quarantined() == []
 
     # -- reads -------------------------------------------------------------------
 

@@ -411,3 +411,37 @@ def test_lmdb_errors_on_reads_become_store_errors(home: str) -> None:
         journal.get(1)
     with pytest.raises(StoreError, match="reading the journal failed"):
         list(journal.read())
+
+
+# -- record versions: old records still read --------------------------------------
+
+
+def test_version_1_records_still_read_beside_version_2(home: str) -> None:
+    """Records without an agent (version 1 bytes, as every old journal holds) read back,
+    verify and chain with version 2 records, before and after a reopen."""
+    boot = bytes(range(16))
+    with LmdbJournal(home) as journal:
+        journal.append(payload(n=1), received_at=1)
+        journal.append(payload(n=2), received_at=2, agent=(77, 88, boot))
+        journal.append_batch([payload(n=3), payload(n=4)], received_at=3)
+    with LmdbJournal(home) as journal:
+        with journal._env.begin(db=journal._log) as txn:
+            versions = [
+                entry.record[0] for _, value in txn.cursor() for entry in wire.iter_segment(value)
+            ]
+        assert versions == [1, 2, 1, 1]
+        records = list(journal.read())
+        assert [(r.seq, r.agent_pid, r.agent_start) for r in records] == [
+            (1, None, None),
+            (2, 77, 88),
+            (3, None, None),
+            (4, None, None),
+        ]
+        assert records[2].prev_digest == records[1].record_digest
+        assert journal.verify().ok
+        memory = MemoryJournal()
+        memory.append(payload(n=1), received_at=1)
+        memory.append(payload(n=2), received_at=2, agent=(77, 88, boot))
+        memory.append_batch([payload(n=3), payload(n=4)], received_at=3)
+        assert records == list(memory.read())
+        assert journal.head_digest() == memory.head_digest()

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from journal import wire
-from journal.errors import CorruptionError
+from journal.errors import CorruptionError, UsageError
 
 _u64 = st.integers(min_value=0, max_value=2**64 - 1)
 _digests = st.binary(min_size=32, max_size=32)
@@ -103,11 +103,16 @@ def test_truncated_segment_is_corrupt(
 def test_unknown_record_version_is_corrupt(
     entry: tuple[tuple[int, int, bytes, bytes, str, str, str], bytes], version: int
 ) -> None:
-    """A record whose version byte is not 1 raises CorruptionError naming the version."""
+    """A record whose version byte is not 1 or 2 raises CorruptionError naming the version."""
     segment = encode_entry(*entry)
     garbled = bytes([version]) + segment[1:]
     if version == wire.RECORD_VERSION:
         assert len(list(wire.iter_segment(garbled))) == 1
+    elif version == wire.RECORD_VERSION_AGENT:
+        try:  # version 1 bytes read as version 2: some other entry, or corrupt
+            list(wire.iter_segment(garbled))
+        except CorruptionError:
+            pass
     else:
         with pytest.raises(CorruptionError, match=f"unknown record version {version}"):
             list(wire.iter_segment(garbled))
@@ -193,3 +198,74 @@ def test_any_bytes_decode_or_are_corrupt(value: bytes) -> None:
         wire.decode_quarantine(value)
     except CorruptionError:
         pass
+
+
+# -- record version 2: the agent process ---------------------------------------------
+
+_agents = st.tuples(
+    st.integers(1, 2**32 - 1), st.integers(0, 2**64 - 1), st.binary(min_size=16, max_size=16)
+)
+
+
+def test_agent_record_layout_is_fixed() -> None:
+    """Version 2 is version 1's fixed part, then u32 pid, u64 start, 16-byte boot, names."""
+    pdig, prev, boot = bytes(range(32)), bytes(range(32, 64)), bytes(range(16))
+    v1 = wire.encode_record(7, 9, pdig, prev, b"codex", b"Stop", b"k")
+    v2 = wire.encode_record(7, 9, pdig, prev, b"codex", b"Stop", b"k", (4242, 123_456, boot))
+    fixed = wire.RECORD_HEAD.size
+    assert v2 == (
+        b"\x02"
+        + v1[1:fixed]
+        + (4242).to_bytes(4, "big")
+        + (123_456).to_bytes(8, "big")
+        + boot
+        + b"codexStopk"
+    )
+    assert len(v2) == len(v1) + 28
+
+
+@given(items=st.lists(st.tuples(entries(), st.none() | _agents), min_size=1, max_size=6))
+def test_segments_mixing_both_versions_round_trip(
+    items: list[
+        tuple[
+            tuple[tuple[int, int, bytes, bytes, str, str, str], bytes],
+            tuple[int, int, bytes] | None,
+        ]
+    ],
+) -> None:
+    """Version 1 and 2 entries in one segment decode in order; version 1 has no agent."""
+    parts = []
+    for (fields, inline), agent in items:
+        seq, received_at, pdig, prev, source, kind, key = fields
+        record = wire.encode_record(
+            seq, received_at, pdig, prev, source.encode(), kind.encode(), key.encode(), agent
+        )
+        parts.append((record, inline))
+    segment = b"".join(record + wire.encode_inline(inline) for record, inline in parts)
+    decoded = list(wire.iter_segment(segment))
+    assert [e.agent for e in decoded] == [agent for _, agent in items]
+    assert [e.record for e in decoded] == [record for record, _ in parts]
+    assert [(e.source, e.key) for e in decoded] == [(f[4], f[6] or None) for (f, _), _ in items]
+
+
+@pytest.mark.parametrize(
+    ("agent", "message"),
+    [
+        ((0, 1, bytes(16)), "agent pid"),
+        ((2**32, 1, bytes(16)), "agent pid"),
+        ((1, -1, bytes(16)), "agent start"),
+        ((1, 1, bytes(15)), "boot id"),
+        ((1, 1), "must be"),
+    ],
+    ids=["pid-zero", "pid-too-big", "negative-start", "short-boot", "not-a-triple"],
+)
+def test_malformed_agents_are_refused(agent: object, message: str) -> None:
+    """check_agent refuses what the version 2 layout cannot hold, with a UsageError."""
+    with pytest.raises(UsageError, match=message):
+        wire.check_agent(agent)  # type: ignore[arg-type]
+
+
+def test_boot_text_is_the_kernels_spelling() -> None:
+    """A boot id renders as /proc/sys/kernel/random/boot_id does: UUID text."""
+    boot = bytes.fromhex("37617def08b74ab0a1a0d3e1e6086ea1")
+    assert wire.boot_text(boot) == "37617def-08b7-4ab0-a1a0-d3e1e6086ea1"

@@ -9,7 +9,10 @@ Sessions are interleaved at random, then hook delivery faults are applied: lost
 events, repeated deliveries and neighbours committed out of order. Unknown kinds,
 junk fields, wrongly typed fields and payloads without a session id are mixed in.
 Gaps between records are sometimes longer than the idle time, so every run status
-occurs.
+occurs. Hook records carry one of a few agent processes (or none, as old records
+do), so the agent facts change under the fold too. Transcript lines (Claude Code
+``tool_use``/``tool_result`` and prompts, Codex rollout items) carry their own
+timestamps, sometimes unparseable ones.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from typing import Any, Self
 import msgspec
 from hypothesis import strategies as st
 
+from journal import wire
 from journal.records import Record
 from projections.state import MemoryState
 from projections.view import View
 
-__all__ = ["T0", "LogBuilder", "LogEvent", "fold", "logs", "records_of", "session_logs"]
+__all__ = ["BOOT", "T0", "LogBuilder", "LogEvent", "fold", "logs", "records_of", "session_logs"]
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 Payload = dict[str, Any]
@@ -39,6 +43,7 @@ class LogEvent(msgspec.Struct, frozen=True):
     kind: str
     payload: bytes
     received_at: int
+    agent: tuple[int, int, bytes] | None = None
 
 
 _MS = 1_000_000
@@ -100,13 +105,19 @@ def _claude(draw: Draw, sid: str, source: str) -> list[Raw]:
         if draw(st.booleans()):
             ids = {"turn_id": f"turn-{sid}-{turn}"} if codex else {"prompt_id": f"p-{turn}"}
         out.append(hook("UserPromptSubmit", prompt="go on", **ids))
-        streams = [_claude_tools(draw, hook, f"{sid}{turn}", {})]
+        if not codex and draw(st.booleans()):
+            prompt: Payload = {"type": "user", "sessionId": sid, "uuid": f"u-{sid}-{turn}"}
+            prompt |= {"timestamp": draw(_STAMPS), "message": {"role": "user", "content": "go"}}
+            if "prompt_id" in ids:
+                prompt["promptId"] = ids["prompt_id"]
+            out.append(("claude-code", "transcript", prompt))
+        streams = [_claude_tools(draw, hook, f"{sid}{turn}", {}, sid)]
         if not codex:
             for a in range(draw(st.integers(0, 2))):
                 agent = f"a{turn}{a}{draw(st.sampled_from(['f', 'e']))}"
                 who = {"agent_id": agent, "agent_type": "Explore"}
                 child = [hook("SubagentStart", **who)]
-                child += _claude_tools(draw, hook, f"{sid}{agent}", who)
+                child += _claude_tools(draw, hook, f"{sid}{agent}", who, sid)
                 child.append(_line(sid, "claude-haiku-4-5", agent))
                 path = f"/t/{sid}/subagents/agent-{agent}.jsonl"
                 child.append(hook("SubagentStop", agent_transcript_path=path, **who))
@@ -120,6 +131,7 @@ def _claude(draw: Draw, sid: str, source: str) -> list[Raw]:
             notify = {"type": "agent-turn-complete", "thread-id": sid, "cwd": "/w/proj"}
             notify["turn-id"] = ids.get("turn_id", turn)
             out.append(("codex", "agent-turn-complete", notify))
+            out += _rollout(draw, sid, ids.get("turn_id"), f"{sid}{turn}")
         else:
             out.append(_line(sid, "claude-sonnet-4-5-20250929", None))
     if draw(st.booleans()):
@@ -130,19 +142,112 @@ def _claude(draw: Draw, sid: str, source: str) -> list[Raw]:
 
 
 def _claude_tools(
-    draw: Draw, hook: Callable[..., Raw], prefix: str, who: dict[str, Any]
+    draw: Draw, hook: Callable[..., Raw], prefix: str, who: dict[str, Any], sid: str = "s"
 ) -> list[Raw]:
     out: list[Raw] = []
+    batch = []
     for name, call, end in _tool_calls(draw, prefix):
         ids = {"tool_use_id": call} if call else {}
         args = {"tool_name": name, "tool_input": {"command": "ls"}, **ids, **who}
         out.append(hook("PreToolUse", **args))
+        refused = end == "deny" and draw(st.booleans())
+        if refused:  # -p cannot ask: PermissionRequest, then only PostToolBatch
+            out.append(hook("PermissionRequest", tool_name=name, tool_input={}, **who))
+        response: Any = "hello"
         if end == "ok":
-            out.append(hook("PostToolUse", tool_response={"stdout": ""}, **args))
+            duration = draw(st.sampled_from([{}, {"duration_ms": 69}, {"duration_ms": "x"}]))
+            out.append(hook("PostToolUse", tool_response={"stdout": ""}, **args, **duration))
         elif end == "fail":
             out.append(hook("PostToolUseFailure", error="exit 1", **args))
-        elif end == "deny":
+        elif end == "deny" and not refused:
             out.append(hook("PermissionDenied", reason="classifier", **args))
+        elif refused:
+            response = "touch in '/w' needs approval." if draw(st.booleans()) else "no"
+        if call and end != "none":
+            batch.append({"tool_name": name, "tool_use_id": call, "tool_response": response})
+        if call and draw(st.integers(0, 2)) == 0:
+            out += _tool_lines(draw, sid, who.get("agent_id"), name, call, end)
+    if batch and draw(st.booleans()):
+        out.append(hook("PostToolBatch", tool_calls=batch, **who))
+    return out
+
+
+_STAMPS = st.sampled_from(
+    ["2026-05-28T10:00:01.250Z", "2026-05-28T10:00:03Z", "2026-05-28T11:59:59.999Z", "soon", None]
+)
+
+
+def _tool_lines(
+    draw: Draw, sid: str, agent: str | None, name: str, call: str, end: str
+) -> list[Raw]:
+    """The transcript lines of one tool call: its tool_use, maybe its tool_result."""
+    base: Payload = {"sessionId": sid, "isSidechain": agent is not None}
+    if agent is not None:
+        base["agentId"] = agent
+    use = {"type": "tool_use", "id": call, "name": name, "input": {}}
+    lines: list[Raw] = [
+        (
+            "claude-code",
+            "transcript",
+            {
+                **base,
+                "type": "assistant",
+                "timestamp": draw(_STAMPS),
+                "message": {"id": f"msg_{call}", "model": "claude-opus-5-5", "content": [use]},
+            },
+        )
+    ]
+    if end != "none":
+        result: Payload = {"type": "tool_result", "tool_use_id": call, "content": "out"}
+        result["is_error"] = end in ("fail", "deny")
+        line: Payload = {**base, "type": "user", "timestamp": draw(_STAMPS)}
+        line["message"] = {"role": "user", "content": [result]}
+        if end == "deny":
+            line["toolDenialKind"] = "user-rejected"
+        lines.append(("claude-code", "transcript", line))
+    return lines
+
+
+def _rollout(draw: Draw, sid: str, turn: str | None, prefix: str) -> list[Raw]:
+    """Codex rollout lines captured at Stop: items with the thread id, others without."""
+    out: list[Raw] = []
+
+    def line(kind: str, **payload: Any) -> Raw:
+        return (
+            "codex",
+            "transcript",
+            {"timestamp": draw(_STAMPS), "type": kind, "payload": payload},
+        )
+
+    if draw(st.booleans()):
+        out.append(line("session_meta", id=sid, cwd="/w/proj"))
+    if draw(st.booleans()):
+        out.append(
+            line(
+                "event_msg",
+                type="thread_settings_applied",
+                thread_id=sid,
+                thread_settings={"model": "gpt-5.5"},
+            )
+        )
+    if draw(st.booleans()):
+        user = {"type": "UserMessage", "id": f"um-{prefix}", "content": []}
+        out.append(line("event_msg", type="item_completed", thread_id=sid, turn_id=turn, item=user))
+    for k, (_name, call, end) in enumerate(_tool_calls(draw, prefix, 2)):
+        status = {"ok": "completed", "fail": "failed", "deny": "declined"}.get(end, "in_progress")
+        item: Payload = {"type": "CommandExecution", "id": call or f"c{k}", "status": status}
+        item |= {"exit_code": 2 if end == "fail" else 0, "duration": {"secs": 0, "nanos": 5_000}}
+        out.append(
+            line(
+                "event_msg",
+                type="item_completed",
+                thread_id=sid,
+                item=item,
+                started_at_ms=1_780_000_000_000,
+                completed_at_ms=1_780_000_000_400,
+            )
+        )
+    out.append(line("response_item", type="function_call", call_id="x", name="exec_command"))
     return out
 
 
@@ -177,7 +282,9 @@ def _gemini(draw: Draw, sid: str) -> list[Raw]:
             out.append(hook("BeforeTool", tool_name=tool, tool_input={}))
             if end != "none":
                 response: Payload = {"llmContent": "", "returnDisplay": ""}
-                if end in ("fail", "deny"):
+                if end == "fail" and draw(st.booleans()):
+                    response["llmContent"] = "Command: ls\nOutput: no\nExit Code: 2"
+                elif end in ("fail", "deny"):
                     response["error"] = {"message": "boom"}
                 out.append(hook("AfterTool", tool_name=tool, tool_response=response))
         out.append(hook("AfterAgent", prompt="fix it", prompt_response="done"))
@@ -275,6 +382,8 @@ def _opencode(draw: Draw, sid: str, parent: str | None) -> list[Raw]:
             if end in ("ok", "fail", "deny"):
                 status = "completed" if end == "ok" else "error"
                 done = {"status": status, "time": {"start": 1000, "end": 1450}, "error": "x"}
+                if end == "ok" and draw(st.booleans()):
+                    done["metadata"] = {"exit": draw(st.sampled_from([0, 2]))}
                 out.append(bus("message.part.updated", part={**part, "state": done}))
         if draw(st.integers(0, 4)) == 0:
             out.append(bus("session.error", sessionID=sid, error={"name": "APIError"}))
@@ -364,12 +473,19 @@ def logs(draw: Draw, max_sessions: int = 4) -> list[LogEvent]:
     """A realistic log: interleaved sessions with delivery faults and timestamps."""
     events = _faults(draw, draw(session_logs(max_sessions)))
     gaps = draw(st.lists(_GAPS, min_size=len(events), max_size=len(events)))
+    agents = draw(st.lists(_AGENTS, min_size=len(events), max_size=len(events)))
     now = 1_780_000_000 * 1_000_000_000
     out = []
-    for (source, kind, payload), gap in zip(events, gaps, strict=True):
+    for (source, kind, payload), gap, agent in zip(events, gaps, agents, strict=True):
         now += gap
-        out.append(LogEvent(source, kind, msgspec.json.encode(payload), now))
+        process = None if kind == "transcript" else agent
+        out.append(LogEvent(source, kind, msgspec.json.encode(payload), now, process))
     return out
+
+
+#: The agent processes hook records carry: a few processes, or none (old records).
+BOOT = bytes(range(16))
+_AGENTS = st.sampled_from([None, (4100, 900, BOOT), (4100, 901, BOOT), (4200, 77, BOOT)])
 
 
 def records_of(events: list[LogEvent]) -> list[Record]:
@@ -389,6 +505,9 @@ def records_of(events: list[LogEvent]) -> list[Record]:
                 prev_digest=prev,
                 record_digest=own,
                 payload=event.payload,
+                agent_pid=event.agent[0] if event.agent else None,
+                agent_start=event.agent[1] if event.agent else None,
+                agent_boot=wire.boot_text(event.agent[2]) if event.agent else None,
             )
         )
         prev = own
@@ -418,17 +537,36 @@ class LogBuilder:
         self.events: list[LogEvent] = []
         self.now = T0
         self.session_id = session_id
+        #: The agent process hook events are sent by (None: not recorded).
+        self.process: tuple[int, int, bytes] | None = None
 
-    def add(self, agent: str, event: str, payload: Payload, gap_ms: float = 1000) -> Self:
-        """Append ``payload`` as a record of source ``agent`` and kind ``event``."""
+    def add(
+        self,
+        agent: str,
+        event: str,
+        payload: Payload,
+        gap_ms: float = 1000,
+        process: tuple[int, int, bytes] | None = None,
+    ) -> Self:
+        """Append ``payload`` as a record of source ``agent`` and kind ``event``, sent by
+        the agent process ``process`` (default: this builder's ``process``)."""
         self.now += int(gap_ms * 1_000_000)
-        self.events.append(LogEvent(agent, event, msgspec.json.encode(payload), self.now))
+        data = msgspec.json.encode(payload)
+        sender = process if process is not None else self.process
+        self.events.append(LogEvent(agent, event, data, self.now, sender))
         return self
 
     def claude(self, event: str, gap_ms: float = 1000, **fields: Any) -> Self:
         """Append a Claude Code hook event of this builder's session."""
         base = {"session_id": self.session_id, "cwd": "/w", "hook_event_name": event}
         return self.add("claude-code", event, {**base, **fields}, gap_ms)
+
+    def line(self, payload: Payload, gap_ms: float = 1000, source: str = "claude-code") -> Self:
+        """Append a transcript line (no agent process: capture journals it)."""
+        self.now += int(gap_ms * 1_000_000)
+        data = msgspec.json.encode(payload)
+        self.events.append(LogEvent(source, "transcript", data, self.now))
+        return self
 
     def again(self, index: int = -1, gap_ms: float = 1000) -> Self:
         """Deliver an earlier event again, byte for byte."""

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from journal.cli.demo import demo_events
+from journal.cli.demo import demo_records
 from journal.store import LmdbJournal
 from projections.engine import Views
 from projections.runs import DEFAULT_IDLE_NS, Run, get_run, interrupted_runs, list_runs
@@ -59,18 +59,18 @@ class Journal:
                 runs_state, steps_state = states["runs"], states["steps"]
                 newest = runs_state.newest_time
                 assert newest == self.now
-                runs = list_runs(runs_state, newest_time=newest)
+                runs = list_runs(runs_state, now=newest)
                 steps = {
                     run.run_id: list_steps(steps_state, run.run_id, live=run.status == "active")
                     for run in runs
                 }
-                return runs, steps, interrupted_runs(runs_state, newest_time=newest)
+                return runs, steps, interrupted_runs(runs_state, now=newest)
 
     def run(self, ident: str) -> Run:
         with Views(self.journal) as views:
             views.catch_up()
             with views.reading("runs") as state:
-                return get_run(state, ident, newest_time=state.newest_time)
+                return get_run(state, ident, now=state.newest_time)
 
 
 @pytest.fixture
@@ -128,22 +128,37 @@ def test_a_session_without_session_end_is_interrupted_once_idle(log: Journal):
     assert started.models == [fixture("claude-code__acf__SessionStart_startup")["model"]]
 
 
+def _tool_ids(line: dict[str, Any]) -> set[str]:
+    """The call ids of a transcript line's tool_use and tool_result blocks."""
+    content = (
+        line.get("message", {}).get("content") if isinstance(line.get("message"), dict) else None
+    )
+    if not isinstance(content, list):
+        return set()
+    return {
+        b.get("id") or b.get("tool_use_id")
+        for b in content
+        if b.get("type") in ("tool_use", "tool_result")
+    }
+
+
 def test_the_demo_session_folds_into_one_run_with_its_steps_and_subagent(log: Journal):
-    """The bundled demo session: one ended run, a child run, a step per tool call id."""
-    events = [json.loads(line) for line in demo_events()]
-    for event in events:
-        log.add("claude-code", event)
+    """The bundled demo session: one ended run, a child run, a step per tool call id
+    (hooks and transcript lines told of the same calls), each with both halves."""
+    records = [(kind, json.loads(line)) for kind, line in demo_records()]
+    for kind, event in records:
+        log.add("claude-code", event, kind=kind)
     runs, steps, interrupted = log.query()
-    session_id = events[0]["session_id"]
+    hooks = [e for kind, e in records if kind is None]
+    lines = [e for kind, e in records if kind is not None]
     main = next(run for run in runs if run.parent_run_id is None)
-    assert (main.session_id, main.status, interrupted) == (session_id, "ended", [])
-    prompts = sum(e["hook_event_name"] == "UserPromptSubmit" for e in events)
-    calls = {e["tool_use_id"] for e in events if "tool_use_id" in e}
+    assert (main.session_id, main.status, interrupted) == (hooks[0]["session_id"], "ended", [])
+    prompts = sum(e["hook_event_name"] == "UserPromptSubmit" for e in hooks)
+    calls = {e["tool_use_id"] for e in hooks if "tool_use_id" in e and "agent_id" not in e}
+    calls |= {i for line in lines if "agentId" not in line for i in _tool_ids(line)}
     assert (main.prompts, main.steps, len(steps[main.run_id])) == (prompts, len(calls), len(calls))
-    paired = {e["tool_use_id"] for e in events if e["hook_event_name"] == "PreToolUse"}
-    for step in steps[main.run_id]:
-        assert step.status == ("succeeded" if step.tool_use_id in paired else "orphaned")
-    agents = {e["agent_id"] for e in events if "agent_id" in e}
+    assert {step.status for step in steps[main.run_id]} == {"succeeded"}
+    agents = {e["agent_id"] for e in hooks if "agent_id" in e}
     assert {run.agent_id for run in runs if run.parent_run_id == main.run_id} == agents
 
 
@@ -212,8 +227,11 @@ def test_a_codex_session_from_hooks_and_notify(log: Journal):
     assert (run.models, run.resume) == (["gpt-5-codex"], "codex resume 019a-thread")
 
 
-def test_a_gemini_session_without_end_is_interrupted_and_its_tool_paired_by_order(log: Journal):
-    """Gemini: BeforeTool/AfterTool pair by order; no SessionEnd means interrupted when idle."""
+def test_a_quiet_gemini_session_whose_turn_finished_is_ended_and_its_tool_paired_by_order(
+    log: Journal,
+):
+    """Gemini: BeforeTool/AfterTool pair by order; AfterAgent finished the turn, so a
+    session without SessionEnd, quiet past the idle time, is ended, not interrupted."""
     stamps = iter(range(60))
 
     def hook(kind: str, **fields: Any) -> None:
@@ -229,9 +247,7 @@ def test_a_gemini_session_without_end_is_interrupted_and_its_tool_paired_by_orde
     hook("AfterAgent", prompt="list files", prompt_response="a b", stop_hook_active=False)
     log.add("claude-code", fixture("claude-code__acf__Notification_idle_prompt"), gap_s=IDLE_S + 1)
     runs, steps, interrupted = log.query()
-    assert [(r.run_id, r.resume) for r in interrupted] == [
-        ("gemini/8d2f-g", "gemini --resume 8d2f-g")
-    ]
+    assert interrupted == []
     (step,) = steps["gemini/8d2f-g"]
     assert (step.status, step.paired_by, step.tool_name) == (
         "succeeded",
@@ -240,6 +256,11 @@ def test_a_gemini_session_without_end_is_interrupted_and_its_tool_paired_by_orde
     )
     gemini = next(run for run in runs if run.source == "gemini")
     assert (gemini.prompts, gemini.models, gemini.cwd) == (1, ["gemini-2.5-pro"], "/w/g")
+    assert (gemini.status, gemini.turn_open, gemini.resume) == (
+        "ended",
+        False,
+        "gemini --resume 8d2f-g",
+    )
 
 
 def test_a_cursor_session_with_shell_steps_and_end(log: Journal):

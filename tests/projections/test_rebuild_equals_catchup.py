@@ -79,7 +79,12 @@ def append(journal: LmdbJournal, events: list[LogEvent]) -> None:
         for event in events:
             stored = journal_payload.validate(event.payload)
             writer.append(
-                stored, event.source.encode(), event.kind.encode(), b"", event.received_at
+                stored,
+                event.source.encode(),
+                event.kind.encode(),
+                b"",
+                event.received_at,
+                agent=event.agent,
             )
 
     journal.write(work)

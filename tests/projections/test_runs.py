@@ -36,10 +36,10 @@ class Log(LogBuilder):
 
     def run(self, ident: str = RUN, *, later_ms: float = 0) -> Run:
         newest = self.now + int(later_ms * 1e6)
-        return get_run(self.state(), ident, newest_time=newest)
+        return get_run(self.state(), ident, now=newest)
 
     def runs(self, **filters: Any) -> list[Run]:
-        return list_runs(self.state(), newest_time=self.now, **filters)
+        return list_runs(self.state(), now=self.now, **filters)
 
 
 def session(log: Log | None = None) -> Log:
@@ -72,23 +72,34 @@ def test_a_claude_session_keeps_its_facts():
     assert run.resume == f"claude --resume {SID}"
 
 
+def open_turn(log: Log | None = None) -> Log:
+    """A Claude Code session whose second turn is still running: a prompt, a tool call."""
+    log = session(log)
+    log.claude("UserPromptSubmit", prompt="and now?")
+    return log.claude("PreToolUse", tool_name="Bash", tool_use_id="toolu_2")
+
+
 @pytest.mark.parametrize(
-    ("later_ms", "status"),
-    [(0, "active"), (IDLE_MS, "active"), (IDLE_MS + 1, "interrupted")],
+    ("later_ms", "open_status", "finished_status"),
+    [(0, "active", "active"), (IDLE_MS, "active", "active"), (IDLE_MS + 1, "interrupted", "ended")],
     ids=["just-now", "exactly-idle", "idle-longer"],
 )
-def test_a_run_without_terminal_event_is_interrupted_once_idle(later_ms: float, status: str):
-    """Idleness is measured against newest_time, strictly longer than idle_ns."""
-    assert session().run(later_ms=later_ms).status == status
+def test_without_a_known_agent_a_quiet_run_is_interrupted_or_ended_by_its_last_turn(
+    later_ms: float, open_status: str, finished_status: str
+):
+    """No agent process known: quiet strictly longer than idle_ns, an open turn is
+    interrupted and a finished one ended."""
+    assert open_turn().run(later_ms=later_ms).status == open_status
+    assert session().run(later_ms=later_ms).status == finished_status
 
 
 def test_idle_time_is_configurable():
-    """A shorter idle_ns turns a quiet run interrupted sooner."""
-    log = session()
-    state, newest = log.state(), log.now + 10 * 1_000_000_000
-    assert get_run(state, RUN, newest_time=newest).status == "active"
-    assert get_run(state, RUN, newest_time=newest, idle_ns=1_000_000_000).status == "interrupted"
-    assert [r.run_id for r in interrupted_runs(state, newest_time=newest, idle_ns=1)] == [RUN]
+    """A shorter idle_ns turns a quiet run with an open turn interrupted sooner."""
+    log = open_turn()
+    state, now = log.state(), log.now + 10 * 1_000_000_000
+    assert get_run(state, RUN, now=now).status == "active"
+    assert get_run(state, RUN, now=now, idle_ns=1_000_000_000).status == "interrupted"
+    assert [r.run_id for r in interrupted_runs(state, now=now, idle_ns=1)] == [RUN]
 
 
 def test_stop_failure_as_last_turn_fails_the_run_until_the_next_prompt():
@@ -136,7 +147,7 @@ def test_subagents_are_child_runs_whose_activity_keeps_the_parent_alive():
     parent = log.run(RUN)
     assert (parent.last_seq, parent.steps, parent.status) == (8, 1, "active")
     state = log.state()
-    children = child_runs(state, RUN, newest_time=log.now)
+    children = child_runs(state, RUN, now=log.now)
     assert [c.run_id for c in children] == [f"{RUN}/a1"]
 
 
@@ -338,9 +349,9 @@ def test_a_runs_step_count_equals_the_steps_listed_for_it(events: list[LogEvent]
     records = records_of(events)
     runs_state, steps_state = fold(records, RunsView()), fold(records, StepsView())
     newest = records[-1].received_at if records else 0
-    for run in list_runs(runs_state, newest_time=newest):
+    for run in list_runs(runs_state, now=newest):
         assert run.steps == len(list_steps(steps_state, run.run_id)), run.run_id
-    listed = {run.run_id for run in list_runs(runs_state, newest_time=newest)}
+    listed = {run.run_id for run in list_runs(runs_state, now=newest)}
     step_runs = {key[2:].split(b"\x00")[0].decode() for key in steps_state.data if key[:2] == b"t:"}
     assert step_runs <= listed
 

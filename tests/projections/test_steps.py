@@ -254,7 +254,7 @@ def test_tool_events_without_a_usable_session_are_skipped(payload: dict[str, Any
     state = fold(records_of(log.events), StepsView())
     runs = fold(records_of(log.events), RunsView())
     assert state.data == {}
-    assert list_runs(runs, newest_time=log.now) == []
+    assert list_runs(runs, now=log.now) == []
 
 
 def test_a_wrongly_typed_call_id_falls_back_to_order_pairing():

@@ -1,8 +1,8 @@
 """The real Claude Code (npm, native binary) on the mock Messages API, hooks from the installer.
 
 Each scenario runs ``claude -p`` once (module-scoped fixtures, ~1-2 s each) and the
-tests assert on what ``journal log|runs|steps|interrupted --json`` make of it. The
-xfails are known gaps of issue 9; they are strict, so fixing one flips its test.
+tests assert on what ``journal log|runs|steps|interrupted --json`` make of it: the
+outcome, duration and status Claude Code itself saw.
 """
 
 from __future__ import annotations
@@ -134,11 +134,6 @@ def test_bash_step_succeeded(echo: AgentRun) -> None:
     assert step["duration_ms"] > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: steps ignores the duration_ms Claude Code sends on PostToolUse "
-    "and times the step by the hooks' received_at instead",
-)
 def test_bash_step_duration_is_claude_codes_own(echo: AgentRun) -> None:
     """The step's ``duration_ms`` is the one PostToolUse reports (the agent's own timing)."""
     (post,) = echo.payloads("PostToolUse")
@@ -199,10 +194,6 @@ def test_refused_command_events(refused: AgentRun) -> None:
     assert not (refused.root / "proj" / "made-by-agent.txt").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: a refusal only PostToolBatch carries leaves the step orphaned, not denied",
-)
 def test_refused_command_step_denied(refused: AgentRun) -> None:
     """The refused call's step is ``denied``."""
     assert _one_step(refused)["status"] == "denied"
@@ -247,11 +238,6 @@ def test_killed_mid_turn_keeps_what_was_sent(killed: AgentRun) -> None:
     assert _one_run(killed)["status"] != "ended"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: records carry no agent process, so a SIGKILLed claude's run stays "
-    "active and `journal interrupted` does not list it",
-)
 def test_killed_run_is_listed_interrupted(killed: AgentRun) -> None:
     """``interrupted --json`` lists the killed session with the command that resumes it."""
     session = killed.session_id()

@@ -163,11 +163,6 @@ def test_failed_command_exit_code_is_journalled(missing: AgentRun) -> None:
     assert item["id"] == post["tool_use_id"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: a Codex shell call's exit code is only in the rollout, which steps "
-    "does not read, so `ls /missing` shows as succeeded",
-)
 def test_failed_command_step_failed(missing: AgentRun) -> None:
     """``ls /missing``: the step is ``failed``."""
     assert _one_step(missing)["status"] == "failed"
@@ -183,11 +178,6 @@ def test_killed_mid_turn_keeps_what_was_sent(killed: AgentRun) -> None:
     assert _one_run(killed)["status"] != "ended"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: records carry no agent process, so a SIGKILLed codex's run stays "
-    "active and `journal interrupted` does not list it",
-)
 def test_killed_run_is_listed_interrupted(killed: AgentRun) -> None:
     """``interrupted --json`` lists the killed thread with the command that resumes it."""
     session = killed.session_id()

@@ -59,7 +59,8 @@ STEP_FIELDS = {
 }
 INTERRUPTED_FIELDS = {"run_id", "session_id", "source", "last_seq", "resume"}
 STATUS_FIELDS = {"name", "version", "checkpoint", "head", "lag"}
-T0 = 1_767_225_600 * 10**9
+# A minute ago: the CLI measures quiet against the wall clock.
+T0 = time.time_ns() - 60 * 10**9
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -188,7 +189,7 @@ def test_a_session_without_session_end_is_interrupted_with_its_resume_command(
     assert by_session[bash_sid]["resume"] == f"claude --resume {bash_sid}"
     assert by_session[bash_sid]["last_seq"] == seqs["PostToolUse_Write_create"]
     assert session("SessionEnd_prompt_input_exit") not in by_session  # it ended
-    assert as_json(home, "interrupted") == []  # quiet for seconds, not 30 minutes
+    assert as_json(home, "interrupted") == []  # quiet for a minute, not 30 minutes
     statuses = {item["session_id"]: item["status"] for item in as_json(home, "runs")}
     assert statuses[bash_sid] == "active"
     assert statuses[session("SessionEnd_prompt_input_exit")] == "ended"
@@ -373,3 +374,61 @@ def test_log_run_follow_prints_new_records_of_that_run_only(
     assert proc.returncode == 0, err
     (line,) = out.splitlines()
     assert json.loads(line)["seq"] == expected
+
+
+# -- the agent process: kill -9 ------------------------------------------------------
+
+SESSIONS = pathlib.Path(__file__).resolve().parents[2] / "projections" / "sessions"
+
+
+def test_a_killed_agent_is_interrupted_at_once_and_its_transcript_tail_captured(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A real process (``sleep``) stands for the agent of a recorded Claude Code session
+    cut off mid-turn: while it lives the run is active; once it is killed -9,
+    ``interrupted --json`` lists the run at once, with its resume command, and the
+    transcript lines it left behind are journalled."""
+    from journal.agents import process
+
+    home = str(tmp_path / "home")
+    transcript = tmp_path / "session.jsonl"
+    transcript.write_text((SESSIONS / "claude-code__killed.transcript.jsonl").read_text())
+    agent = subprocess.Popen(["sleep", "600"])
+    try:
+        found = process.stat(agent.pid)
+        boot = process.boot_id()
+        if found is None or boot is None:
+            pytest.skip("no /proc: the agent process cannot be told")
+        now = time.time_ns()
+        with LmdbJournal(home) as journal:
+            recorded = (SESSIONS / "claude-code__killed.jsonl").read_text().splitlines()
+            for n, line in enumerate(recorded):
+                event = json.loads(line)
+                payload = event["payload"] | {"transcript_path": str(transcript)}
+                journal.append(
+                    compact(payload),
+                    source="claude-code",
+                    received_at=now - (len(recorded) - n) * 10**9,
+                    agent=(agent.pid, found[3], boot),
+                )
+        sid = payload["session_id"]
+        assert as_json(home, "interrupted") == []
+        (live,) = as_json(home, "runs")
+        assert (live["status"], live["agent_alive"], live["agent_pid"]) == (
+            "active",
+            True,
+            agent.pid,
+        )
+    finally:
+        agent.kill()
+        agent.wait()
+    (item,) = as_json(home, "interrupted")
+    assert set(item) >= INTERRUPTED_FIELDS
+    assert (item["session_id"], item["resume"]) == (sid, f"claude --resume {sid}")
+    assert item["agent_alive"] is False
+    kinds = [json.loads(line)["kind"] for line in ok(home, "log", "--json").splitlines()]
+    assert kinds.count("transcript") == len(transcript.read_text().splitlines())
+    detail = as_json(home, "run", sid)
+    assert (detail["status"], detail["models"]) == ("interrupted", ["claude-opus-5-5"])
+    assert as_json(home, "interrupted") == [item]  # captured once, not again
+    assert kinds == [json.loads(line)["kind"] for line in ok(home, "log", "--json").splitlines()]
