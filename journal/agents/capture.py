@@ -18,6 +18,12 @@ that was replaced is read again from its start without duplicating unchanged lin
 Large backlogs are taken in chunks of about :data:`CHUNK_BYTES`, one short write
 transaction each, so a multi-hundred-MB transcript never holds the write lock long.
 
+Claude Code often writes a turn's last assistant line after ``Stop`` has fired (2
+turns of 3 measured). So the hook also starts a short detached *follow-up*
+(:func:`spawn_detached` with :data:`FOLLOW_UP_WAITS`) that captures the same paths
+again about 1 s and 3 s later, without the hook (or the agent) waiting for it; the
+cursor and the keys make the extra captures take each line once.
+
 Stdlib only: the hook path uses it.
 """
 
@@ -35,15 +41,31 @@ from journal.errors import InvalidPayloadError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal as _signal
     from collections.abc import Callable
 
     from journal.store import LmdbJournal
     from journal.writer import Writer
+else:
+    import _signal  # what ``signal`` wraps, already loaded; ``signal`` imports enum (~5 ms)
 
-__all__ = ["CHUNK_BYTES", "KIND", "CaptureReport", "capture", "pending_bytes", "spawn_detached"]
+__all__ = [
+    "CHUNK_BYTES",
+    "FOLLOW_UP_WAITS",
+    "KIND",
+    "CaptureReport",
+    "capture",
+    "follow_up_waits",
+    "pending_bytes",
+    "spawn_detached",
+]
 
 KIND = "transcript"
 CHUNK_BYTES = 1024 * 1024
+#: Seconds a follow-up sleeps before each of its captures (about 1 s and 3 s after
+#: the hook). ``AGENT_JOURNAL_CAPTURE_FOLLOW_UP`` overrides it: comma-separated
+#: seconds, or ``0`` for no follow-up.
+FOLLOW_UP_WAITS = (1.0, 2.0)
 _CURSOR = struct.Struct(">QQQ")  # offset, st_dev, st_ino
 _RACED = (-1, -1, -1)
 
@@ -236,14 +258,33 @@ def _write(
     return appended, duplicates, quarantined
 
 
-def spawn_detached(home: str, source: str, paths: list[str]) -> None:
+def follow_up_waits() -> tuple[float, ...]:
+    """:data:`FOLLOW_UP_WAITS`, or what ``AGENT_JOURNAL_CAPTURE_FOLLOW_UP`` says."""
+    value = os.environ.get("AGENT_JOURNAL_CAPTURE_FOLLOW_UP")
+    if value is None:
+        return FOLLOW_UP_WAITS
+    try:
+        waits = tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        return FOLLOW_UP_WAITS
+    return tuple(min(max(w, 0.0), 60.0) for w in waits if w > 0)
+
+
+def spawn_detached(
+    home: str, source: str, paths: list[str], *, now: bool = True, waits: tuple[float, ...] = ()
+) -> None:
     """Capture ``paths`` in a new process that outlives the hook (and the agent).
 
-    The hook hands big backlogs, and the capture at ``SessionEnd`` (when agents kill
-    their hooks on exit), to this process: it runs in its own session with no
-    terminal and no pipes back to the agent.
+    The hook hands big backlogs, the capture at ``SessionEnd`` (when agents kill
+    their hooks on exit) and the follow-ups of ``Stop`` to this process: it runs in
+    its own session with no terminal and no pipes back to the agent. It captures at
+    once unless ``now`` is False, then again after each of ``waits`` seconds,
+    opening the journal only for each capture.
     """
-    argv = [sys.executable, "-m", "journal.agents.capture", home, source, *paths]
+    flags = [] if now else ["--later"]
+    for wait in waits:
+        flags += ["--wait", repr(wait)]
+    argv = [sys.executable, "-m", "journal.agents.capture", *flags, home, source, *paths]
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
         os.posix_spawn(
@@ -252,20 +293,41 @@ def spawn_detached(home: str, source: str, paths: list[str]) -> None:
             os.environ,
             file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)],
             setsid=True,
+            setsigdef=(_signal.SIGINT,),  # the hook ignores it; the capture need not
         )
     finally:
         os.close(devnull)
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m journal.agents.capture HOME SOURCE PATH...``: the detached capture."""
+    """``python -m journal.agents.capture [--later] [--wait S]... HOME SOURCE PATH...``.
+
+    The detached capture (:func:`spawn_detached`).
+    """
+    now, waits = True, []
+    while argv and argv[0] in ("--later", "--wait"):
+        if argv.pop(0) == "--later":
+            now = False
+        else:
+            waits.append(float(argv.pop(0)))
+    home, source, *paths = argv
+    if now:
+        _capture_all(home, source, paths)
+    for wait in waits:
+        time.sleep(wait)
+        _capture_all(home, source, paths)
+    return 0
+
+
+def _capture_all(home: str, source: str, paths: list[str]) -> None:
+    from journal.home import LOG_DIR
     from journal.store import LmdbJournal
 
-    home, source, *paths = argv
+    if not os.path.isdir(os.path.join(home, LOG_DIR)):
+        return  # the journal was removed meanwhile: never create a new one behind its back
     with LmdbJournal(home) as journal:
         for path in paths:
             capture(journal, path, source=source)
-    return 0
 
 
 if __name__ == "__main__":

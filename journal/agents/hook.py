@@ -13,11 +13,19 @@ raw input goes durably to the spool (:mod:`journal.spool`) and the hook exits 0.
 thread's transaction asks a gate before it writes anything, so an append that gave
 up never lands as well: the spooled copy is the only one. A successful append also
 drains a little of the spool, and on ``Stop``, ``SubagentStop``, ``SessionEnd`` and
-``PreCompact`` captures the new transcript lines (:mod:`journal.capture`).
+``PreCompact`` captures the new transcript lines (:mod:`journal.agents.capture`); after
+``Stop``, ``SubagentStop`` and ``SessionEnd`` a short detached follow-up captures them
+again a little later, for the lines an agent writes after the event.
 
 Bad input (empty, not JSON, too big) is quarantined like any bad append; it is never
 dropped. Diagnostics go to ``hook.log`` in the home (or the fallback spool's parent),
 never to stdout, where some agents read model context.
+
+Faults never reach the agent: a full disk, a read-only or damaged home, an unwritable
+``hook.log``, even a failure of the hook's own code end with the event spooled (or,
+when every spool is unusable, a line in the log) and exit 0, nothing on stdout or
+stderr. SIGINT is ignored (a Ctrl-C meant for the agent must not cut an append or a
+spool write in half); the hook's whole life is bounded by its budget anyway.
 
 Imports: stdlib (``os``, ``sys``, ``time``, ``_thread``), lmdb and the journal's own
 hook-path modules; never click, msgspec or the views (a test checks).
@@ -35,15 +43,15 @@ from journal import payload as _payload
 from journal import wire
 from journal.errors import InvalidPayloadError, JournalError
 
-from . import capture as _capture
-from . import spool as _spool
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal as _signal
     from typing import Any
 
     from journal.store import LmdbJournal
     from journal.writer import Writer
+else:
+    import _signal  # what ``signal`` wraps, already loaded; ``signal`` imports enum (~5 ms)
 
 __all__ = ["AGENTS", "DEFAULT_BUDGET_MS", "idempotency_key", "main"]
 
@@ -56,6 +64,8 @@ INLINE_CAPTURE_BYTES = 256 * 1024
 CAPTURE_EVENTS = frozenset({"Stop", "SubagentStop", "SessionEnd", "PreCompact"})
 # Events after which the agent may exit at once: capture in a process that outlives it.
 _DETACH_EVENTS = frozenset({"SessionEnd"})
+# Events whose transcript may still get lines after the hook ran: capture again later.
+_FOLLOW_UP_EVENTS = frozenset({"Stop", "SubagentStop", "SessionEnd"})
 
 
 def idempotency_key(source: str, kind: str, event: dict[str, Any]) -> str | None:
@@ -155,6 +165,10 @@ class _Attempt:
         self.committing = False
         self.landed = False
         self.error: BaseException | None = None
+        from journal.writelock import WriteGuard
+
+        #: Stops the journal's transactions before the hook exits (see give_up).
+        self.guard = WriteGuard()
 
     def gate(self) -> bool:
         """Called with the write lock held: go ahead unless the hook gave up."""
@@ -165,11 +179,18 @@ class _Attempt:
             return True
 
     def give_up(self) -> bool:
-        """Called when the budget is spent: True if no write has started."""
+        """Called when the budget is spent: True if no write has started.
+
+        The hook exits next, so this also stops the journal's later transactions and
+        waits (a second at most) for the one in flight: a process that exits inside a
+        write transaction leaves macOS's write lock taken (:mod:`journal.writelock`).
+        """
         with self.decision:
             if not self.committing:
                 self.cancelled = True
-            return self.cancelled
+            cancelled = self.cancelled
+        self.guard.stop(1.0)
+        return cancelled
 
     def reopen(self) -> None:
         """Let later writes (drain, capture) ask the gate afresh."""
@@ -178,11 +199,22 @@ class _Attempt:
 
 
 class _Event:
-    __slots__ = ("data", "key", "kind", "parsed", "reason", "received_at", "source", "stored")
+    __slots__ = (
+        "data",
+        "key",
+        "kind",
+        "parsed",
+        "reason",
+        "received_at",
+        "settled",
+        "source",
+        "stored",
+    )
 
     def __init__(self, data: bytes, agent: str, received_at: int) -> None:
         self.data = data
         self.received_at = received_at
+        self.settled = False  # landed or spooled: nothing may spool it again
         self.parsed: dict[str, Any] | None = None
         self.stored = b""
         self.reason: str | None = None
@@ -198,6 +230,15 @@ class _Event:
             if key is not None and len(key.encode()) <= wire.MAX_KEY_BYTES:
                 self.key = key
 
+    @classmethod
+    def unread(cls, data: bytes, source: str, reason: str) -> _Event:
+        """An event whose input was never validated (the hook failed first): spool as is."""
+        event = cls.__new__(cls)
+        event.data, event.received_at, event.settled = data, time.time_ns(), False
+        event.parsed, event.stored, event.kind, event.reason = None, b"", "", reason
+        event.source, event.key = source, None
+        return event
+
 
 def _budget() -> float:
     try:
@@ -209,13 +250,17 @@ def _budget() -> float:
 def _append(journal: LmdbJournal, event: _Event, attempt: _Attempt) -> bool:
     """The event's own write; False if the gate refused it."""
     source = event.source.encode()
+    from . import process as _process
+
+    agent = _process.agent()  # read before the write lock is taken (~0.05 ms of /proc)
 
     def work(w: Writer) -> bool:
         if event.reason is not None:
             w.quarantine(event.data, event.reason, source, b"", event.received_at)
         else:
             key = event.key.encode() if event.key else b""
-            w.append(event.stored, source, event.kind.encode(), key, event.received_at)
+            kind = event.kind.encode()
+            w.append(event.stored, source, kind, key, event.received_at, agent=agent)
         return True
 
     return journal.write(work, gate=attempt.gate) is not None
@@ -224,7 +269,9 @@ def _append(journal: LmdbJournal, event: _Event, attempt: _Attempt) -> bool:
 def _after(journal: LmdbJournal, event: _Event, attempt: _Attempt) -> None:
     """Work that follows a landed event: drain a little spool, capture transcripts."""
     attempt.reopen()
-    if _spool.has_pending(journal.home):
+    if _spool_waits(journal.home):
+        from . import spool as _spool
+
         _spool.drain(journal, limit=DRAIN_PER_HOOK, gate=attempt.gate)
     if event.parsed is None or event.kind not in CAPTURE_EVENTS:
         return
@@ -233,22 +280,42 @@ def _after(journal: LmdbJournal, event: _Event, attempt: _Attempt) -> None:
         for p in (event.parsed.get("transcript_path"), event.parsed.get("agent_transcript_path"))
         if isinstance(p, str) and p
     ]
-    if not paths:
-        return
+    if not any(os.path.exists(p) for p in paths):
+        return  # nothing to capture now, nor to come back for
+    from . import capture as _capture
+
+    waits = _capture.follow_up_waits() if event.kind in _FOLLOW_UP_EVENTS else ()
     if event.kind in _DETACH_EVENTS or any(
         _capture.pending_bytes(journal, p) > INLINE_CAPTURE_BYTES for p in paths
     ):
-        _capture.spawn_detached(journal.home, event.source, paths)
+        _capture.spawn_detached(journal.home, event.source, paths, waits=waits)
         return
+    if waits:
+        # Started first, so that it runs even if the budget ends the inline capture.
+        _capture.spawn_detached(journal.home, event.source, paths, now=False, waits=waits)
     for path in paths:
         _capture.capture(journal, path, source=event.source, gate=attempt.gate)
+
+
+def _spool_waits(home: str) -> bool:
+    """Anything in the home's spool or the fallback spool? Two listdirs, and the spool
+    module is loaded only when there is (it sorts out what is whose)."""
+    for directory in (os.path.join(home, _home.SPOOL_DIR), _home.fallback_spool_dir()):
+        try:
+            if os.listdir(directory):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _work(home: str, event: _Event, attempt: _Attempt) -> None:
     try:
         from journal.store import LmdbJournal
 
-        journal = LmdbJournal(home)
+        # LogEnv checks the data file first: a truncated one would SIGBUS before we spool.
+        # No deadline for the write lock here: the main thread keeps the budget.
+        journal = LmdbJournal(home, lock_timeout=None, guard=attempt.guard)
         try:
             if not _append(journal, event, attempt):
                 return
@@ -266,25 +333,41 @@ def _work(home: str, event: _Event, attempt: _Attempt) -> None:
 
 
 def _log(home: str, message: str) -> None:
-    """Append one diagnostic line to ``hook.log``; silently give up if that fails."""
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    line = f"{stamp} pid={os.getpid()} {message}\n".encode("utf-8", "replace")
-    for directory in (home, os.path.dirname(_spool.fallback_dir())):
-        try:
-            fd = os.open(
-                os.path.join(directory, "hook.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
-            )
-        except OSError:
-            continue
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
-        return
+    """Append one diagnostic line to ``hook.log``, else the fallback's; never raises.
+
+    A full disk, a directory or FIFO where the file should be, a read-only home: the
+    line goes to the next place, or nowhere.
+    """
+    try:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        line = f"{stamp} pid={os.getpid()} {message}\n".encode("utf-8", "replace")
+        fallback = os.path.dirname(_home.fallback_spool_dir())
+        for directory in (home, fallback):
+            if directory == fallback:
+                os.makedirs(fallback, mode=0o700, exist_ok=True)
+            if _append_line(os.path.join(directory, "hook.log"), line):
+                return
+    except BaseException:
+        pass
+
+
+def _append_line(path: str, line: bytes) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o600)
+    except OSError:
+        return False
+    try:
+        return os.write(fd, line) == len(line)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _spool_event(home: str, event: _Event, why: str) -> None:
     """Write the raw input to the spool (or the fallback spool); log why."""
+    from . import spool as _spool
+
     key = event.key or f"spool:{os.urandom(16).hex()}"
     kind = event.kind if event.reason is None else ""
     for directory in (_spool.spool_dir(home), _spool.fallback_dir()):
@@ -301,20 +384,47 @@ def _spool_event(home: str, event: _Event, why: str) -> None:
         except OSError as exc:
             why = f"{why}; spool {directory} failed: {exc.strerror}"
             continue
+        event.settled = True
         _log(home, f"spooled {os.path.basename(path)} ({why})")
         return
+    event.settled = True  # nowhere left to put it; say so
     _log(home, f"LOST an event: {why}")
 
 
 def run(agent: str, data: bytes, home: str | None) -> None:
     """Journal one hook event within the budget; never raises, never prints."""
-    received_at = time.time_ns()
-    event = _Event(data, agent, received_at)
-    resolved = _home.resolve(home)
+    event = None
+    try:
+        event = _Event(data, agent, time.time_ns())
+        _run(_home.resolve(home), event)
+    except BaseException as exc:
+        _rescue(home, agent, data, event, exc)
+
+
+def _rescue(
+    home: str | None, agent: str, data: bytes, event: _Event | None, exc: BaseException
+) -> None:
+    """The hook's own code failed: spool the input unless it already landed; never raise."""
+    try:
+        resolved = _home.resolve(home)
+        why = f"hook failed: {type(exc).__name__}: {exc}"
+        if event is None:
+            event = _Event.unread(data, detect_source(agent, None), why)
+        if event.settled:
+            _log(resolved, why)
+        else:
+            _spool_event(resolved, event, why)
+    except BaseException:
+        pass
+
+
+def _run(resolved: str, event: _Event) -> None:
+    received_at = event.received_at
     budget = _budget()
     attempt = _Attempt()
     _thread.start_new_thread(_work, (resolved, event, attempt))
     if attempt.appended.acquire(timeout=budget) and attempt.landed:
+        event.settled = True
         # Landed; give the drain and capture what is left of the budget, no more.
         remaining = budget - (time.time_ns() - received_at) / 1e9
         attempt.finished.acquire(timeout=max(remaining, 0.05))
@@ -328,6 +438,7 @@ def run(agent: str, data: bytes, home: str | None) -> None:
         return
     # The write already started when the budget ran out: a commit is seconds at worst.
     if attempt.appended.acquire(timeout=max(budget, 1.0)) and attempt.landed:
+        event.settled = True
         return
     _spool_event(resolved, event, "append did not finish")
 
@@ -338,7 +449,12 @@ def main(argv: list[str], home: str | None = None) -> int:
     ``PAYLOAD`` (Codex ``notify``) replaces stdin. The caller must exit with
     ``os._exit`` afterwards: an abandoned append thread must not delay the exit.
     """
+    agent, data = "generic", b""
     try:
+        try:
+            _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+        except ValueError:
+            pass  # not the main thread: whoever runs us there handles signals
         agent = argv[0] if argv else "generic"
         if len(argv) > 1:
             data = argv[-1].encode("utf-8", "surrogateescape")
@@ -347,7 +463,8 @@ def main(argv: list[str], home: str | None = None) -> int:
                 data = sys.stdin.buffer.read() if sys.stdin is not None else b""
             except (OSError, ValueError):
                 data = b""
-        run(agent, data, home)
     except BaseException as exc:  # the agent must never see a failure
-        _log(_home.resolve(home), f"hook failed: {type(exc).__name__}: {exc}")
+        _rescue(home, agent, data, None, exc)
+        return 0
+    run(agent, data, home)
     return 0

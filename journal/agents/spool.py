@@ -11,9 +11,14 @@ File layout: ``AJSPOOL1`` magic, then ``>QHHHH`` (received_at, lengths of source
 kind, key and home), those four UTF-8 strings, then the input bytes. An empty kind
 means "take it from the payload". Names sort by receive time, so drains keep order.
 
-When the home itself is unusable (cannot be created, a file in the way), the hook
-spools to a fallback directory under the temporary directory instead
+When the home itself is unusable (cannot be created, a file in the way, read-only,
+full), the hook spools to a fallback directory under the temporary directory instead
 (:func:`fallback_dir`); a drain of that home picks its files up from there too.
+
+Nothing is left behind: a write that fails removes its temporary file, and a drain
+removes temporary files older than :data:`STALE_TMP_SECONDS` (a writer killed between
+creating and renaming one). Removing one under a live writer is safe: its rename
+fails and it writes the event elsewhere.
 
 Stdlib only: the hook path uses it.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 
 from journal import home as _home
 from journal import payload as _payload
@@ -36,11 +42,25 @@ if TYPE_CHECKING:
     from journal.store import LmdbJournal
     from journal.writer import Writer
 
-__all__ = ["DrainReport", "SpoolEntry", "drain", "fallback_dir", "pending", "read", "write"]
+__all__ = [
+    "DrainReport",
+    "SpoolEntry",
+    "drain",
+    "fallback_dir",
+    "has_pending",
+    "pending",
+    "read",
+    "remove_stale",
+    "waiting",
+    "write",
+]
 
 MAGIC = b"AJSPOOL1"
 _HEAD = struct.Struct(">QHHHH")
 _SUFFIX = ".spool"
+_TMP_SUFFIX = ".spool.tmp"
+#: A temporary spool file this old belongs to a writer that died: drains remove it.
+STALE_TMP_SECONDS = 60.0
 # Files per write transaction while draining: short transactions keep hooks moving.
 DRAIN_CHUNK = 256
 
@@ -64,12 +84,13 @@ class SpoolEntry:
 class DrainReport:
     """What a drain did: records appended, duplicates skipped, inputs quarantined."""
 
-    __slots__ = ("appended", "duplicates", "failed", "quarantined")
+    __slots__ = ("appended", "duplicates", "failed", "quarantined", "removed")
 
     def __init__(self) -> None:
         self.appended = 0
         self.duplicates = 0
         self.quarantined = 0
+        self.removed = 0  # stale temporary files of writers that died
         self.failed: list[str] = []
 
     def to_dict(self) -> dict[str, object]:
@@ -77,14 +98,14 @@ class DrainReport:
             "appended": self.appended,
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
+            "removed": self.removed,
             "failed": self.failed,
         }
 
 
 def fallback_dir() -> str:
     """The per-user spool used when the journal home itself is unusable."""
-    base = os.environ.get("TMPDIR") or "/tmp"
-    return os.path.join(base, f"agent-journal-{os.getuid()}", _home.SPOOL_DIR)
+    return _home.fallback_spool_dir()
 
 
 def spool_dir(home: str) -> str:
@@ -102,7 +123,11 @@ def write(
     received_at: int,
     home: str,
 ) -> str:
-    """Write one spool file durably and return its path. Raises OSError on failure."""
+    """Write one spool file durably and return its path.
+
+    Raises OSError on failure, having removed what it wrote (a full disk leaves no
+    empty temporary file behind).
+    """
     os.makedirs(directory, mode=0o700, exist_ok=True)
     fields = [v.encode("utf-8", "replace") for v in (source, kind, key, home)]
     head = MAGIC + _HEAD.pack(received_at, *(len(f) for f in fields)) + b"".join(fields)
@@ -111,13 +136,17 @@ def write(
     final = os.path.join(directory, name)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        view = memoryview(head + data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, final)
+        try:
+            view = memoryview(head + data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, final)
+    except BaseException:
+        _unlink(tmp)
+        raise
     dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -158,23 +187,69 @@ def pending(directory: str) -> list[str]:
 
 
 def has_pending(home: str) -> bool:
-    """True if the home's spool (not the fallback) holds anything: one cheap listdir."""
-    try:
-        return any(n.endswith(_SUFFIX) for n in os.listdir(spool_dir(home)))
-    except OSError:
-        return False
+    """True if the home's spool or the fallback spool holds any spool or temporary file.
 
-
-def _mine(journal: LmdbJournal) -> list[str]:
-    own = pending(spool_dir(journal.home))
-    theirs = []
-    for path in pending(fallback_dir()):
+    Two cheap ``listdir`` calls; a drain then sorts out which files are this home's.
+    """
+    for directory in (spool_dir(home), fallback_dir()):
         try:
-            if read(path).home == journal.home:
-                theirs.append(path)
-        except (OSError, ValueError):
+            if any(n.endswith((_SUFFIX, _TMP_SUFFIX)) for n in os.listdir(directory)):
+                return True
+        except OSError:
             continue
+    return False
+
+
+def waiting(home: str) -> list[str]:
+    """Paths of the spool files waiting for ``home`` (its spool and the fallback), oldest first."""
+    own = pending(spool_dir(home))
+    theirs = [path for path in pending(fallback_dir()) if _home_of(path) == home]
     return sorted(own + theirs, key=os.path.basename)
+
+
+def _home_of(path: str) -> str | None:
+    """The home a spool file names (read from its header only), or None if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(len(MAGIC) + _HEAD.size)
+            if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + _HEAD.size:
+                return None
+            _at, source, kind, key, home = _HEAD.unpack_from(raw, len(MAGIC))
+            f.seek(source + kind + key, os.SEEK_CUR)
+            return f.read(home).decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def remove_stale(home: str, *, older_than: float = STALE_TMP_SECONDS) -> int:
+    """Remove temporary files dead writers left in ``home``'s spool and the fallback spool.
+
+    Returns how many were removed. A temporary file never holds an acknowledged
+    event (the hook exits only after the rename), so removing one loses nothing.
+    """
+    removed = 0
+    limit = time.time() - older_than
+    for directory in (spool_dir(home), fallback_dir()):
+        try:
+            names = [n for n in os.listdir(directory) if n.endswith(_TMP_SUFFIX)]
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                if os.stat(path).st_mtime < limit:
+                    os.unlink(path)
+                    removed += 1
+            except OSError:
+                continue  # gone already, or not ours to remove
+    return removed
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def drain(
@@ -193,7 +268,8 @@ def drain(
     when it refuses, the drain stops and the rest stays spooled.
     """
     report = DrainReport()
-    paths = _mine(journal)
+    report.removed = remove_stale(journal.home)
+    paths = waiting(journal.home)
     if limit is not None:
         paths = paths[:limit]
     for start in range(0, len(paths), DRAIN_CHUNK):

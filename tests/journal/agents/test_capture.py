@@ -216,13 +216,14 @@ def stop_event(path: pathlib.Path, kind: str = "Stop", **extra: Any) -> bytes:
     return json.dumps(event).encode()
 
 
-def run_hook(home: str, data: bytes) -> None:
+def run_hook(home: str, data: bytes, **env: str) -> None:
     done = subprocess.run(
         [JOURNAL_BIN, "--home", home, "hook", "claude-code"],
         input=data,
         capture_output=True,
         check=False,
         timeout=60,
+        env={**os.environ, **env},
     )
     assert (done.returncode, done.stdout) == (0, b""), done.stderr
 
@@ -244,7 +245,9 @@ def test_a_transcript_growing_between_two_stops_is_captured_incrementally(
     """Stop, more lines (one half-written), Stop: each line once, the half line later."""
     path = tmp_path / "session.jsonl"
     write_lines(path, range(4))
-    run_hook(home, stop_event(path))
+    # Inline captures only: a follow-up could take the new lines before the next Stop.
+    no_follow_up = {"AGENT_JOURNAL_CAPTURE_FOLLOW_UP": "0"}
+    run_hook(home, stop_event(path), **no_follow_up)
     with LmdbJournal(home) as journal:
         kinds = [r.kind for r in journal.read()]
     assert kinds == ["Stop"] + ["transcript"] * 4
@@ -252,7 +255,7 @@ def test_a_transcript_growing_between_two_stops_is_captured_incrementally(
     partial = transcript_line(7)
     with path.open("ab") as f:
         f.write(partial[:25])
-    run_hook(home, stop_event(path))
+    run_hook(home, stop_event(path), **no_follow_up)
     with LmdbJournal(home) as journal:
         assert [r.kind for r in journal.read()][5:] == ["Stop"] + ["transcript"] * 3
         assert len(uuids(journal)) == 7
