@@ -10,13 +10,14 @@ from collections.abc import Sequence
 
 from journal.errors import UsageError
 
+from .costs import CostsView
 from .runs import RunsView
 from .steps import StepsView
 from .view import View
 
 __all__ = ["VIEWS", "by_name", "names"]
 
-VIEWS: tuple[View, ...] = (RunsView(), StepsView())
+VIEWS: tuple[View, ...] = (RunsView(), StepsView(), CostsView())
 
 
 def names() -> list[str]:

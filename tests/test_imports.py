@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-HEAVY = ("click", "msgspec", "projections")
+HEAVY = ("click", "msgspec", "projections", "genai_prices", "pydantic")
 
 _REPORT = """
 import json, sys
@@ -92,3 +92,14 @@ def test_cli_may_import_click() -> None:
     """Importing the CLI's command group works and is where click comes in."""
     loaded = _top_level_modules("import journal.cli.main\n")
     assert "click" in loaded
+
+
+def test_the_views_load_price_data_only_to_price() -> None:
+    """The registry (every view command imports it) loads no genai-prices or pydantic:
+    the costs view imports them on the first response it prices."""
+    code = """
+import projections.registry
+import projections.costreport
+"""
+    loaded = _top_level_modules(code)
+    assert not loaded & {"genai_prices", "pydantic"}, sorted(loaded & {"genai_prices", "pydantic"})

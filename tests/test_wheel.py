@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 
 import pytest
 
@@ -79,7 +78,7 @@ def installed(wheel: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture
-def user(tmp_path: pathlib.Path) -> Iterator[dict[str, str]]:
+def user(tmp_path: pathlib.Path) -> dict[str, str]:
     """An environment with a temporary HOME, run from a directory outside the source tree."""
     home = tmp_path / "user"
     home.mkdir()
@@ -90,7 +89,7 @@ def user(tmp_path: pathlib.Path) -> Iterator[dict[str, str]]:
         "XDG_CONFIG_HOME": str(home / ".config"),
         "TMPDIR": str(tmp_path),
     }
-    yield env
+    return env
 
 
 def _run(

@@ -1,39 +1,62 @@
 """``journal demo``: a fresh journal from a bundled, real-shaped Claude Code session.
 
 The session (``journal/cli/demo-session.jsonl``) is real hook payloads re-threaded
-into one session by ``tools/make_demo_session.py``. Each event is appended the way a
-hook appends it (one process-style append each, with an idempotency key where Claude
-Code gives an id), then the demo prints the log, stats and verify.
+into one session by ``tools/make_demo_session.py``, with the transcript lines the
+hooks capture after ``SubagentStop`` and ``Stop`` (the lines without
+``hook_event_name``). Each event is appended the way a hook appends it (one
+process-style append each, with an idempotency key where Claude Code gives an id),
+each transcript line as a record of kind ``transcript``; then the demo prints the
+log, stats and verify, and the views.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
-from importlib import resources
+import os
 from typing import TYPE_CHECKING
 
 import click
 
 from journal.errors import InvalidPayloadError, JournalError
-from journal.store import LmdbJournal
 
 from .common import Context, fail
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["demo", "demo_events", "run_demo"]
+    from journal.store import LmdbJournal
+
+# Every `journal` command imports this module to register `demo`: the session file,
+# tempfile (random, hashlib) and the store are loaded only when the demo runs.
+
+__all__ = ["demo", "demo_events", "demo_records", "run_demo"]
+
+TRANSCRIPT = "transcript"
+
+
+def demo_records() -> list[tuple[str | None, bytes]]:
+    """The bundled session in journal order: (kind, payload) per record.
+
+    The kind is ``transcript`` for a transcript line, None for a hook event (its
+    kind is its ``hook_event_name``).
+    """
+    from importlib import resources
+
+    text = resources.files("journal.cli").joinpath("demo-session.jsonl").read_bytes()
+    return [
+        (None if b'"hook_event_name"' in line else TRANSCRIPT, line)
+        for line in text.split(b"\n")
+        if line
+    ]
 
 
 def demo_events() -> list[bytes]:
-    """Return the bundled session's payloads, one compact JSON object each."""
-    text = resources.files("journal.cli").joinpath("demo-session.jsonl").read_bytes()
-    return [line for line in text.split(b"\n") if line]
+    """Return the bundled session's hook payloads, one compact JSON object each."""
+    return [payload for kind, payload in demo_records() if kind is None]
 
 
 def _key(payload: bytes) -> str | None:
+    import json
+
     event = json.loads(payload)
     tool_use_id = event.get("tool_use_id")
     if tool_use_id:
@@ -61,18 +84,45 @@ def _show_views(journal: LmdbJournal, echo: Callable[[str], None]) -> None:
     echo("$ journal interrupted")
     stopped = queries.interrupted(journal)
     echo(f"{len(stopped)} interrupted runs" if stopped else "no interrupted runs")
+    _show_costs(journal, echo)
+
+
+def _show_costs(journal: LmdbJournal, echo: Callable[[str], None]) -> None:
+    """Print the costs of the demo session by run and by model, as ``journal costs``."""
+    from projections.costqueries import costs
+
+    from .costs import render_costs
+
+    for by in ("run", "model"):
+        echo("")
+        echo(f"$ journal costs --by {by}")
+        for line in render_costs(costs(journal, by=by, price_file=os.devnull)):
+            echo(line)
 
 
 def run_demo(home: str | None, *, keep: bool, echo: Callable[[str], None]) -> str:
     """Build the demo journal under ``home`` (a new temporary one if None)."""
+    import shutil
+    import tempfile
+
+    from journal.store import LmdbJournal
+
     target = home or tempfile.mkdtemp(prefix="agent-journal-demo-")
+    records = demo_records()
     events = demo_events()
+    lines = len(records) - len(events)
     echo(f"journal home: {target}")
-    echo(f"appending {len(events)} events of a real-shaped Claude Code session…")
+    echo(
+        f"appending {len(events)} events and {lines} transcript lines "
+        "of a real-shaped Claude Code session…"
+    )
     try:
         with LmdbJournal(target) as journal:
-            for payload in events:
-                journal.append(payload, source="claude-code", key=_key(payload))
+            for kind, payload in records:
+                if kind is None:
+                    journal.append(payload, source="claude-code", key=_key(payload))
+                else:
+                    journal.append(payload, source="claude-code", kind=kind)
             # A repeated delivery of a tool event is one record (idempotency key) ...
             journal.append(events[3], source="claude-code", key=_key(events[3]))
             # ... and bad input is never dropped: it is quarantined with its reason.

@@ -12,6 +12,7 @@ from journal import __version__
 
 from .agents import AGENT_COMMANDS
 from .common import Context
+from .costs import costs
 from .demo import demo
 from .hooks import hooks
 from .log import LOG_COMMANDS
@@ -37,7 +38,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
     ctx.call_on_close(state.close)
 
 
-for _command in (*LOG_COMMANDS, *VIEW_COMMANDS, *AGENT_COMMANDS, hooks, demo):
+for _command in (*LOG_COMMANDS, *VIEW_COMMANDS, costs, *AGENT_COMMANDS, hooks, demo):
     cli.add_command(_command)
 
 
