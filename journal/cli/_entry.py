@@ -2,7 +2,9 @@
 
 Kept tiny: it is the process entry for every command, and ``journal/__init__`` loads
 nothing eagerly, so commands pay only for what they import. ``journal hook`` never
-reaches click: it is the agents' hook, started once per event (:mod:`journal.agents.hook`).
+reaches click: it is the agents' hook, started once per event (:mod:`journal.agents.hook`),
+and ``journal hook AGENT --stream`` the long-lived process a plugin hands a stream of
+events to (:mod:`journal.agents.stream`).
 """
 
 from __future__ import annotations
@@ -29,9 +31,15 @@ def main() -> int:
     """Dispatch: the hook fast path, else the click CLI."""
     hook = _hook_argv(sys.argv[1:])
     if hook is not None:
-        from journal.agents.hook import main as hook_main
+        args, home = hook
+        if args[1:] == ["--stream"]:
+            from journal.agents.stream import main as stream_main
 
-        hook_main(*hook)
+            stream_main(args[:1], home)
+        else:
+            from journal.agents.hook import main as hook_main
+
+            hook_main(args, home)
         # Exit now: an append thread that gave up must not hold the process open.
         os._exit(0)
     from .main import main as cli_main

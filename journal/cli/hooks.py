@@ -92,8 +92,12 @@ def _render_status(result: HooksStatus) -> None:
             click.echo(f"  command: {command}{marker}")
         if entry.backup:
             click.echo(f"  backup:  {entry.backup}")
+        if entry.untrusted:
+            click.echo(f"  untrusted: {', '.join(entry.untrusted)}")
         for note in entry.notes:
             click.echo(f"  note: {note}")
+    if result.state == "untrusted":
+        click.echo(f"  installed, but {result.agent} skips the untrusted ones: see the notes")
     if not result.installed:
         click.echo(f"  run: journal hooks install {result.agent} --scope {result.scope}")
 

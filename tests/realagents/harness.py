@@ -11,9 +11,9 @@ The agent's environment is built from scratch (``PATH`` and what the run needs),
 arrives there as a ``CONNECT`` and is refused and recorded, so a test can assert that
 the agent reached nothing but the mock.
 
-Codex skips hooks that ``config.toml`` does not mark trusted; :func:`trust_codex_hooks`
-writes those marks the way Codex itself would (see its docstring) until the installer
-does.
+Codex skips hooks that ``config.toml`` does not mark trusted. ``journal hooks install
+codex`` writes those marks; :func:`untrust_codex_hooks` takes them away again for the
+scenario of a user whose hooks are untrusted.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ __all__ = [
     "journal_lines",
     "run_claude",
     "run_codex",
-    "trust_codex_hooks",
+    "untrust_codex_hooks",
 ]
 
 JOURNAL = pathlib.Path(sys.executable).with_name("journal")
@@ -351,24 +351,18 @@ def codex_hook_trust(hooks_json: pathlib.Path) -> dict[str, str]:
     return trust
 
 
-def trust_codex_hooks(codex_home: pathlib.Path) -> dict[str, str]:
-    """TEST WORKAROUND: mark the hooks of ``$CODEX_HOME/hooks.json`` trusted in ``config.toml``.
+def untrust_codex_hooks(codex_home: pathlib.Path) -> int:
+    """Remove every ``[hooks.state]`` trust mark from ``config.toml``; return how many.
 
-    What Codex's TUI hook review writes (``[hooks.state."<key>"] trusted_hash = …``);
-    ``codex exec`` silently skips every hook without it. ``journal hooks install codex``
-    does not write it yet (issue 9): remove this once the installer does.
+    What a user has whose trust was revoked in the TUI, or who installed before the
+    installer wrote trust: ``codex exec`` then silently skips every hook.
     """
-    trust = codex_hook_trust(codex_home / "hooks.json")
     config = codex_home / "config.toml"
     doc = tomlkit.parse(config.read_text())
-    hooks = doc.setdefault("hooks", tomlkit.table(is_super_table=True))
-    state = hooks.setdefault("state", tomlkit.table(is_super_table=True))
-    for key, digest in trust.items():
-        entry = tomlkit.table()
-        entry["trusted_hash"] = digest
-        state[key] = entry
+    hooks = doc.get("hooks")
+    state = hooks.pop("state", None) if hooks is not None else None
     config.write_text(tomlkit.dumps(doc))
-    return trust
+    return len(state) if state is not None else 0
 
 
 def _codex_config(mock: MockModel, proj: pathlib.Path) -> str:
@@ -427,8 +421,8 @@ def run_codex(
             "codex",
             env={**os.environ, "HOME": str(home), "CODEX_HOME": str(codex_home)},
         )
-        if trust:
-            trust_codex_hooks(codex_home)
+        if not trust:
+            assert untrust_codex_hooks(codex_home) > 0, "the installer wrote no trust"
         env = {
             **base,
             "CODEX_HOME": str(codex_home),

@@ -1,10 +1,9 @@
 """The real Codex CLI (npm, native binary) against the mock Responses API, hooks from the installer.
 
 ``codex exec`` runs once per scenario (module-scoped fixtures, under a second each).
-Codex runs only hooks marked trusted in ``config.toml``: the scenarios write those
-marks with :func:`harness.trust_codex_hooks` (a test workaround until the installer
-does it), except ``untrusted``, which shows what a user gets today. The xfails are
-known gaps of issue 9; they are strict, so fixing one flips its test.
+Codex runs only hooks marked trusted in ``config.toml``: ``journal hooks install
+codex`` writes those marks, and every scenario but ``untrusted`` (whose marks the test
+removes) relies on the installer alone.
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ def killed(tmp_path_factory: pytest.TempPathFactory, codex_bin: pathlib.Path) ->
 
 @pytest.fixture(scope="module")
 def untrusted(tmp_path_factory: pytest.TempPathFactory, codex_bin: pathlib.Path) -> AgentRun:
-    """``echo hello`` with the hooks exactly as ``journal hooks install codex`` leaves them."""
+    """``echo hello`` with the installer's hooks but their trust marks removed."""
     return _run(tmp_path_factory, codex_bin, "untrusted", command="echo hello", trust=False)
 
 
@@ -206,34 +205,28 @@ def test_untrusted_hooks_are_skipped_silently(untrusted: AgentRun) -> None:
     assert "hook" not in untrusted.stderr.lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: `journal hooks status codex` says installed while codex skips the "
-    "untrusted hooks",
-)
-def test_hooks_status_tells_the_truth(untrusted: AgentRun) -> None:
+@pytest.mark.parametrize("scenario", ["echo", "untrusted"])
+def test_hooks_status_tells_the_truth(scenario: str, request: pytest.FixtureRequest) -> None:
     """``hooks status`` reports installed exactly when Codex actually runs the hooks."""
-    codex_home = untrusted.root / "home" / ".codex"
+    run: AgentRun = request.getfixturevalue(scenario)
+    codex_home = run.root / "home" / ".codex"
     status = harness.journal_json(
-        untrusted.journal_home,
+        run.journal_home,
         "hooks",
         "status",
         "codex",
         "--json",
         env={"CODEX_HOME": str(codex_home)},
     )
-    ran = "SessionStart" in untrusted.kinds()
+    ran = "SessionStart" in run.kinds()
+    assert ran == (scenario == "echo")
     assert (status["state"] == "installed") == ran, status
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: `journal hooks install codex` writes no [hooks.state] trusted_hash, "
-    "so codex exec skips every hook",
-)
-def test_installed_hooks_run_without_manual_trust(untrusted: AgentRun) -> None:
-    """After ``journal hooks install codex`` alone, Codex runs the hooks."""
-    assert "SessionStart" in untrusted.kinds()
+def test_installed_hooks_run_without_manual_trust(echo: AgentRun) -> None:
+    """After ``journal hooks install codex`` alone, Codex runs every hook."""
+    kinds = echo.kinds()
+    assert {"SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop"} <= set(kinds)
 
 
 def test_notify_payload_names_the_turn(echo: AgentRun) -> None:

@@ -14,12 +14,14 @@ import os
 import shlex
 from typing import Any
 
+import msgspec
+
 from journal.errors import UsageError
 
 from . import claude_code, codex, cursor, gemini, opencode
 from ._command import hook_argv
 from ._core import Target, check_all, install_target, status_target, uninstall_target
-from ._files import BACKUP_SUFFIX, ConfigFileError
+from ._files import BACKUP_SUFFIX, ConfigFileError, prune_dirs
 from .results import FileChange, FileStatus, HooksChange, HooksStatus
 
 __all__ = [
@@ -110,10 +112,16 @@ def uninstall(
     agent: str, *, scope: str = "user", project_dir: str | None = None, home: str | None = None
 ) -> HooksChange:
     """Remove our entries from ``agent``'s config at ``scope``, restoring the backup
-    when nothing else changed (see :mod:`journal.installers._core`)."""
+    when nothing else changed, and the directories install created once they are
+    empty (see :mod:`journal.agents.installers._core`)."""
     found, argv = _targets(agent, scope, project_dir, home)
     check_all(found, install=False)
-    files = [uninstall_target(target) for target in found]
+    created: list[str] = []
+    files = [uninstall_target(target, created) for target in found]
+    removed = prune_dirs(created)
+    if removed and files:
+        notes = [*files[-1].notes, *(f"removed {d} (install created it)" for d in removed)]
+        files[-1] = msgspec.structs.replace(files[-1], notes=notes)
     return HooksChange(
         agent=agent,
         scope=scope,
@@ -131,9 +139,12 @@ def status(
     """Whether our entries are in ``agent``'s config at ``scope``, and how."""
     found, argv = _targets(agent, scope, project_dir, home)
     files = [status_target(target) for target in found]
-    states = {f.state for f in files}
+    untrusted = any(f.trust == "untrusted" for f in files)
+    # A file whose entries are all there but not trusted counts as installed here;
+    # the verdict then says untrusted, since the agent will skip them.
+    states = {"installed" if f.state == "untrusted" else f.state for f in files}
     if states <= {"installed", "skipped"} and "installed" in states:
-        state = "installed"
+        state = "untrusted" if untrusted else "installed"
     elif states <= {"missing", "skipped"}:
         state = "not-installed"
     elif states <= {"installed", "outdated", "skipped"}:

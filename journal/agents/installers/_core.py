@@ -14,6 +14,9 @@ with the same rules for every agent:
   even where we re-serialised the file); if there was no backup and nothing but
   our entries was left, the file is deleted (install created it); otherwise the
   user's later edits are kept and only ours are gone. The backup is then removed.
+- **directories** install had to create for a file are listed next to it in
+  ``NAME.agent-journal-dirs``; uninstall removes them again once every file is done,
+  each only if it is empty (the agent may have put its own files there since).
 - every file is planned before any is written, and a file that changed between
   reading and writing is not overwritten.
 """
@@ -23,9 +26,13 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
+import msgspec
+
 from ._files import (
     ConfigFileError,
     backup_path,
+    created_path,
+    missing_dirs,
     read_bytes,
     real_path,
     remove_file,
@@ -137,9 +144,9 @@ def install_target(target: Target) -> FileChange:
     if original is not None and new == original:
         kept = bpath if read_bytes(bpath) is not None else None
         return FileChange(path=path, role=target.role, action="unchanged", backup=kept, notes=notes)
-    directory = os.path.dirname(real_path(path))
-    if original is None and not os.path.isdir(directory):
-        notes = [*notes, f"{directory} did not exist and was created"]
+    created = missing_dirs(path) if original is None else []
+    if created:
+        notes = [*notes, f"{created[0]} did not exist and was created"]
     backup: str | None = None
     if original is not None and not target.owns_file:
         _check_unchanged(path, original)
@@ -156,20 +163,38 @@ def install_target(target: Target) -> FileChange:
         else:
             backup = bpath
     _write_checked(path, original, new)
+    if created:
+        write_atomic(created_path(path), "".join(f"{d}\n" for d in created).encode())
     action = "created" if original is None else "updated"
     return FileChange(path=path, role=target.role, action=action, backup=backup, notes=notes)
 
 
-def uninstall_target(target: Target) -> FileChange:
-    """Remove our entries from ``target``'s file; see the module docstring."""
+def _take_created(path: str) -> list[str]:
+    """The directories install created for ``path``; forgets the record."""
+    record = created_path(path)
+    data = read_bytes(record)
+    if data is None:
+        return []
+    remove_file(record)
+    return [line for line in data.decode("utf-8", "surrogateescape").splitlines() if line]
+
+
+def uninstall_target(target: Target, created: list[str]) -> FileChange:
+    """Remove our entries from ``target``'s file; see the module docstring.
+
+    The directories install created for the file are added to ``created``: the
+    caller removes those left empty once every file is done.
+    """
     path = target.path
     role = target.role
     original = read_bytes(path)
     if original is None:
+        created.extend(_take_created(path))
         return FileChange(path=path, role=role, action="not-installed")
     removal = target.plan_uninstall(original)
     if not removal.found:
         return FileChange(path=path, role=role, action="not-installed")
+    created.extend(_take_created(path))
     if target.owns_file:
         _check_unchanged(path, original)
         remove_file(path)
@@ -206,14 +231,4 @@ def status_target(target: Target) -> FileStatus:
     bpath = backup_path(target.path)
     if read_bytes(bpath) is None:
         return status
-    return FileStatus(
-        path=status.path,
-        role=status.role,
-        exists=status.exists,
-        state=status.state,
-        events=status.events,
-        missing=status.missing,
-        commands=status.commands,
-        backup=bpath,
-        notes=status.notes,
-    )
+    return msgspec.structs.replace(status, backup=bpath)

@@ -16,8 +16,12 @@ from journal.errors import JournalError
 
 __all__ = [
     "BACKUP_SUFFIX",
+    "CREATED_SUFFIX",
     "ConfigFileError",
     "backup_path",
+    "created_path",
+    "missing_dirs",
+    "prune_dirs",
     "read_bytes",
     "real_path",
     "remove_file",
@@ -25,6 +29,7 @@ __all__ = [
 ]
 
 BACKUP_SUFFIX = ".agent-journal-backup"
+CREATED_SUFFIX = ".agent-journal-dirs"
 
 
 class ConfigFileError(JournalError, ValueError):
@@ -40,6 +45,36 @@ def real_path(path: str) -> str:
 def backup_path(path: str) -> str:
     """Where the original bytes of ``path`` are kept while our entries are in it."""
     return path + BACKUP_SUFFIX
+
+
+def created_path(path: str) -> str:
+    """Where install records the directories it created for ``path`` (one per line)."""
+    return path + CREATED_SUFFIX
+
+
+def missing_dirs(path: str) -> list[str]:
+    """The directories a write to ``path`` would create, deepest first."""
+    missing: list[str] = []
+    directory = os.path.dirname(real_path(path))
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return missing
+
+
+def prune_dirs(directories: list[str]) -> list[str]:
+    """Remove those of ``directories`` that are empty, deepest first; return them."""
+    removed: list[str] = []
+    for directory in sorted(set(directories), key=len, reverse=True):
+        try:
+            os.rmdir(directory)
+        except OSError:
+            continue  # not empty (the agent or the user put something there), or gone
+        removed.append(directory)
+    return removed
 
 
 def read_bytes(path: str) -> bytes | None:

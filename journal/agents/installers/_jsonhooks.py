@@ -114,7 +114,8 @@ def _is_handler(value: object) -> bool:
 class JsonHooksFile:
     """One agent's JSON hooks file (a :class:`~journal.installers._core.Target`).
 
-    ``handler`` is our entry for every event; ``is_ours`` recognises one (by its
+    ``handler`` is our entry for every event, ``handlers`` replaces it for some
+    (an agent that caps one event's timeout); ``is_ours`` recognises one (by its
     command) in any shape; ``grouped`` picks the layout; ``base`` is the document
     a new file starts from (keys equal to it count as empty); ``notes`` reports
     settings that stop the agent from running hooks at all.
@@ -132,15 +133,42 @@ class JsonHooksFile:
         grouped: bool,
         base: dict[str, Any] | None = None,
         notes: Callable[[dict[str, Any]], list[str]] | None = None,
+        handlers: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.path = path
         self.role = "hooks"
         self.events = events
         self.handler = handler
+        self.handlers = handlers or {}
         self._is_ours = is_ours
         self.grouped = grouped
         self.base = base or {}
         self._notes = notes
+
+    def handler_for(self, event: str) -> dict[str, Any]:
+        """Our handler for ``event``."""
+        return self.handlers.get(event, self.handler)
+
+    def positions(
+        self, data: bytes | None
+    ) -> list[tuple[str, int, int, dict[str, Any], dict[str, Any]]]:
+        """(event, group index, handler index, group, handler) of each of our
+        handlers in ``data`` (grouped layout only; nothing if there is no file)."""
+        if data is None:
+            return []
+        hooks = self._hooks(load_json(data, self.path)[0]) or {}
+        found = []
+        for name, entries in hooks.items():
+            if not isinstance(entries, list):
+                continue
+            for g, group in enumerate(entries):
+                inner = group.get("hooks") if isinstance(group, dict) else None
+                if not isinstance(inner, list):
+                    continue
+                for h, handler in enumerate(inner):
+                    if _is_handler(handler) and self._is_ours(handler):
+                        found.append((name, g, h, group, handler))
+        return found
 
     # -- the list under one event ---------------------------------------------------
 
@@ -180,7 +208,7 @@ class JsonHooksFile:
                     out.append({**entry, "hooks": kept})
         return out
 
-    def _is_desired(self, entries: object) -> bool:
+    def _is_desired(self, name: str, entries: object) -> bool:
         """Exactly one handler of ours, equal to ours, seeing every event."""
         if not isinstance(entries, list):
             return False
@@ -188,12 +216,12 @@ class JsonHooksFile:
         if len(ours) != 1:
             return False
         group, handler = ours[0]
-        if handler != self.handler:
+        if handler != self.handler_for(name):
             return False
         return group is None or group.get("matcher") in (None, "", "*")
 
-    def _entry(self) -> dict[str, Any]:
-        handler = copy.deepcopy(self.handler)
+    def _entry(self, name: str) -> dict[str, Any]:
+        handler = copy.deepcopy(self.handler_for(name))
         return {"hooks": [handler]} if self.grouped else handler
 
     # -- documents ---------------------------------------------------------------
@@ -253,8 +281,8 @@ class JsonHooksFile:
                 raise ConfigFileError(
                     f'{self.path}: "hooks.{name}" must be a list; it was not changed'
                 )
-            if not self._is_desired(entries):
-                hooks[name] = [*self._without_ours(entries), self._entry()]
+            if not self._is_desired(name, entries):
+                hooks[name] = [*self._without_ours(entries), self._entry(name)]
         notes = self._notes(doc) if self._notes else []
         if data is not None and doc == original:
             return data, notes
@@ -311,7 +339,7 @@ class JsonHooksFile:
                 continue
             if name in self.events:
                 present.append(name)
-                exact = exact and self._is_desired(entries)
+                exact = exact and self._is_desired(name, entries)
             else:
                 extra = True
         missing = [name for name in self.events if name not in present]

@@ -4,16 +4,18 @@ User scope: ``$CLAUDE_CONFIG_DIR/settings.json`` if that is set (Claude Code kee
 its whole config there then), else ``~/.claude/settings.json``. Project scope:
 ``<project>/.claude/settings.json`` (the shared, committed settings).
 
-Every event of the current hooks reference is registered except four, on purpose:
+Every event Claude Code knows (34 in 2.1.332) is registered except five, on purpose:
 
 - ``WorktreeCreate`` and ``WorktreeRemove`` *replace* Claude Code's own git worktree
   handling when any hook is registered (the hook must create the worktree and print
   its path); a silent journal hook there would break ``--worktree``.
 - ``PreModelSwitch`` is a gate: a hook that times out blocks the switch, and
   ``PostModelSwitch`` (registered) records the same switch after the fact.
-- ``MessageDisplay`` fires while assistant text streams (a process per chunk, for
-  text the transcript has anyway), and builds that dropped it warn about it in
-  ``/doctor``.
+- ``PreSkillShellCommand`` is a gate too, before a skill's shell command runs.
+- ``MessageDisplay`` fires with each batch of completed lines while an assistant
+  message streams (once per text in ``-p``, with ``final: true``) and may rewrite
+  what is displayed; the transcript and ``Stop``'s ``last_assistant_message`` carry
+  the same text, and builds that dropped it warn about it in ``/doctor``.
 
 Handlers are synchronous with a 5 s timeout (see docs/how-to/agents/claude-code.md
 for the trade-off against ``async: true``).
@@ -70,7 +72,10 @@ SKIPPED = {
     "WorktreeCreate": "replaces git worktree creation; a silent hook would break it",
     "WorktreeRemove": "replaces git worktree removal",
     "PreModelSwitch": "a gate whose timeout blocks the switch; PostModelSwitch records it",
-    "MessageDisplay": "fires per streamed text chunk; unknown to some builds (/doctor warns)",
+    "PreSkillShellCommand": "a gate before a skill's shell command runs",
+    "MessageDisplay": (
+        "per batch of streamed lines, may rewrite the display; the transcript has the text"
+    ),
 }
 
 

@@ -45,9 +45,14 @@ class FileStatus(msgspec.Struct, frozen=True, kw_only=True, tag="journal.hooks.f
 
     ``state`` is ``installed`` (every event wired to the current command),
     ``outdated`` (ours, but another command or extra events: install updates it),
-    ``partial`` (some events missing), ``missing`` (nothing of ours), or
+    ``partial`` (some events missing), ``missing`` (nothing of ours),
     ``skipped`` (deliberately left alone, e.g. Codex ``notify`` set to another
-    program; ``notes`` say why).
+    program; ``notes`` say why), or ``untrusted`` (a file that holds only the
+    agent's trust in our entries, and it is not there).
+
+    ``trust`` is set where the agent runs only hooks it trusts (Codex): ``trusted``
+    or ``untrusted``; ``untrusted`` then lists the events whose entries the agent
+    would skip.
     """
 
     path: str
@@ -59,14 +64,18 @@ class FileStatus(msgspec.Struct, frozen=True, kw_only=True, tag="journal.hooks.f
     commands: list[str] = msgspec.field(default_factory=list)
     backup: str | None = None
     notes: list[str] = msgspec.field(default_factory=list)
+    trust: str | None = None
+    untrusted: list[str] = msgspec.field(default_factory=list)
 
 
 class HooksStatus(msgspec.Struct, frozen=True, kw_only=True, tag="journal.hooks.status"):
     """Whether the journal is wired into one agent at one scope.
 
-    ``installed`` is true when every file is ``installed`` (or ``skipped``);
-    ``state`` is ``installed``, ``outdated`` (ours everywhere, but install would
-    update some: another command or old events), ``partial`` or ``not-installed``.
+    ``installed`` is true when every file is ``installed`` (or ``skipped``) and
+    the agent trusts our entries; ``state`` is ``installed``, ``untrusted`` (all
+    there, but the agent will skip them until they are trusted: Codex), ``outdated``
+    (ours everywhere, but install would update some: another command or old
+    events), ``partial`` or ``not-installed``.
     """
 
     agent: str

@@ -113,13 +113,24 @@ def _write_user_files(agent: str, base: pathlib.Path, scope: str) -> list[pathli
     return written
 
 
-def snapshot(root: pathlib.Path) -> dict[str, bytes]:
-    """Every file under ``root``, by relative path, with its bytes."""
+def snapshot(root: pathlib.Path) -> dict[str, bytes | None]:
+    """Every file under ``root`` with its bytes, and every directory (as None)."""
     return {
-        str(p.relative_to(root)): p.read_bytes()
+        str(p.relative_to(root)): p.read_bytes() if p.is_file() or p.is_symlink() else None
         for p in sorted(root.rglob("*"))
-        if p.is_file() or p.is_symlink()
     }
+
+
+# Codex loads a project's .codex only once the project is trusted in the user's config.
+TRUSTED_PROJECT = '# mine\n[projects."{project}"]\ntrust_level = "trusted"\n'
+
+
+def trust_project(user_home: pathlib.Path, project: pathlib.Path) -> pathlib.Path:
+    """The user's Codex config, marking ``project`` trusted (as Codex's own prompt does)."""
+    config = user_home / ".codex/config.toml"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text(TRUSTED_PROJECT.format(project=project))
+    return config
 
 
 @pytest.mark.parametrize("start", ["no-config", "user-config"])
@@ -137,6 +148,8 @@ def test_round_trip_leaves_every_file_byte_identical(
     args = _scope_args(scope, project)
     base = user_home if scope == "user" else project
     user_files = _write_user_files(agent, base, scope) if start == "user-config" else []
+    if agent == "codex" and scope == "project":
+        trust_project(user_home, project)
     before = snapshot(tmp_path)
 
     first = install(agent, **args)
@@ -168,6 +181,7 @@ def test_an_empty_existing_file_round_trips_to_zero_bytes(
     (target,) = install(agent).files
     uninstall(agent)
     path = pathlib.Path(target.path)
+    path.parent.mkdir()
     path.write_bytes(b"")
     install(agent)
     assert path.read_bytes() != b""
@@ -351,11 +365,13 @@ def test_codex_keeps_a_foreign_notify_and_says_so(user_home: pathlib.Path) -> No
     result = install("codex")
     hooks_change, notify_change = result.files
     assert hooks_change.action == "created"
-    assert notify_change.action == "unchanged"
+    assert notify_change.action == "updated"  # the trust in our hooks, nothing else
     assert "notify-send" in notify_change.notes[0]
+    assert tomllib.loads(config.read_text())["notify"] == ["notify-send", "Codex"]
     report = status("codex")
     assert report.installed
     assert [f.state for f in report.files] == ["installed", "skipped"]
+    assert report.files[1].trust == "trusted"
     uninstall("codex")
     assert config.read_bytes() == b'notify = ["notify-send", "Codex"]\n'
     assert not (user_home / ".codex/hooks.json").exists()
@@ -365,7 +381,7 @@ def test_codex_notify_is_an_argv_array_for_the_hook(user_home: pathlib.Path) -> 
     """notify = [journal, hook, codex]: Codex appends the event JSON as the last arg."""
     install("codex")
     text = (user_home / ".codex/config.toml").read_text()
-    assert text == f"notify = {json.dumps([JOURNAL_BIN, 'hook', 'codex'])}\n"
+    assert text.startswith(f"notify = {json.dumps([JOURNAL_BIN, 'hook', 'codex'])}\n\n")
 
 
 def test_a_bad_config_toml_stops_codex_before_anything_is_written(
@@ -608,3 +624,30 @@ def test_without_a_script_the_hook_runs_the_cli_module(monkeypatch: pytest.Monke
     assert argv == [sys.executable, "-m", "journal.cli"]
     done = subprocess.run([*argv, "--version"], capture_output=True, text=True, check=True)
     assert done.stdout.startswith("journal, version")
+
+
+def test_uninstall_removes_the_directories_install_created(user_home: pathlib.Path) -> None:
+    """OpenCode: ~/.config/opencode/plugins made by install is gone again after uninstall."""
+    (change,) = install("opencode").files
+    assert any("did not exist and was created" in note for note in change.notes)
+    (gone,) = uninstall("opencode").files
+    assert f"removed {user_home / '.config'} (install created it)" in gone.notes
+    assert snapshot(user_home) == {}
+
+
+def test_directories_that_were_there_or_filled_since_are_kept(user_home: pathlib.Path) -> None:
+    """An existing plugin directory stays; one the agent put files into since stays too."""
+    plugins = user_home / ".config/opencode/plugins"
+    plugins.mkdir(parents=True)
+    install("opencode")
+    uninstall("opencode")
+    assert plugins.is_dir()
+    plugins.rmdir()
+    install("opencode")
+    (plugins.parent / "opencode.json").write_text("{}")
+    uninstall("opencode")
+    assert sorted(snapshot(user_home)) == [
+        ".config",
+        ".config/opencode",
+        ".config/opencode/opencode.json",
+    ]
