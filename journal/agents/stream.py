@@ -50,6 +50,7 @@ from journal.errors import InvalidPayloadError
 from . import process as _process
 from . import spool as _spool
 from .hook import DEFAULT_BUDGET_MS, detect_source, idempotency_key
+from .hook import _log as _hook_log
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -111,23 +112,9 @@ def _budget() -> float:
 
 
 def _log(home: str, message: str) -> None:
-    """One diagnostic line in ``hook.log`` (or the fallback's); never raises."""
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    line = f"{stamp} pid={os.getpid()} stream: {message}\n".encode("utf-8", "replace")
-    for directory in (home, os.path.dirname(_spool.fallback_dir())):
-        try:
-            fd = os.open(
-                os.path.join(directory, "hook.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
-            )
-        except OSError:
-            continue
-        try:
-            os.write(fd, line)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-        return
+    """One diagnostic line in ``hook.log`` (or the fallback's), as the hook writes them:
+    never raises, never blocks on a FIFO, and falls back when the write fails."""
+    _hook_log(home, f"stream: {message}")
 
 
 class _Inbox:
@@ -226,6 +213,9 @@ class _Writer:
         self.busy: _Attempt | None = None
         self._lock = threading.Lock()
         self._spooled: list[str] = []  # our spool files, until a drain took them
+        #: A write found LMDB's lock held by a dead writer (macOS): this process must go,
+        #: or its open environment keeps the journal from healing (journal.writelock).
+        self.wedged = False
 
     def close(self) -> None:
         """Close the log environment (reopened by the next batch)."""
@@ -291,6 +281,7 @@ class _Writer:
             attempt.error = exc
             journal_, self.journal = self.journal, None
             if journal_ is not None:
+                self.wedged = self.wedged or journal_.wedged
                 _close(journal_)
         finally:
             attempt.done.set()
@@ -375,6 +366,11 @@ def run(agent: str, home: str | None, inp: BinaryIO, out: BinaryIO) -> None:
             time.sleep(RETRY_SECONDS)
         if done and listening:
             listening = _ack(out, batch[:done])
+        if writer.wedged:
+            # What is acknowledged is spooled; the plugin re-sends the rest to a new
+            # stream process, which can open the journal once the lock has healed.
+            _log(resolved, "the write lock is held by a dead writer; exiting")
+            return
     writer.finish()
 
 

@@ -12,6 +12,12 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal as _signal
+else:
+    import _signal  # what ``signal`` wraps, already loaded; ``signal`` imports enum (~5 ms)
+
 __all__ = ["main"]
 
 
@@ -31,6 +37,9 @@ def main() -> int:
     """Dispatch: the hook fast path, else the click CLI."""
     hook = _hook_argv(sys.argv[1:])
     if hook is not None:
+        # Ctrl-C reaches the agent's whole process group: a hook must finish its event,
+        # and a KeyboardInterrupt during the imports below would print a traceback.
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
         args, home = hook
         if args[1:] == ["--stream"]:
             from journal.agents.stream import main as stream_main

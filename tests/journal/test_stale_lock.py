@@ -466,3 +466,39 @@ def test_a_bad_lock_timeout_is_a_usage_error(journal_home: str) -> None:
     code, _, err, _ = _cli(journal_home, "append", data=EVENT, AGENT_JOURNAL_LOCK_TIMEOUT="soon")
     assert code == 2
     assert "AGENT_JOURNAL_LOCK_TIMEOUT='soon' is not a number of seconds" in err
+
+
+def test_the_opencode_stream_exits_when_its_open_journal_meets_a_dead_writers_lock(
+    journal_home: str,
+) -> None:
+    """A long-lived stream whose open journal meets the stale lock spools and
+    acknowledges its batch, then exits by itself while its input is still open: staying
+    would keep the log open and the journal from ever healing (the plugin re-sends the
+    rest to a new stream)."""
+    holder = None
+    with subprocess.Popen(
+        [JOURNAL_BIN, "--home", journal_home, "hook", "opencode", "--stream"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "AGENT_JOURNAL_HOOK_BUDGET_MS": str(BUDGET_MS)},
+    ) as stream:
+        assert stream.stdin is not None
+        assert stream.stdout is not None
+        try:
+            for n in (1, 2):
+                if n == 2:  # the journal is open in the stream: a writer dies in its txn
+                    holder = _start(RAW_HOLDER, os.path.join(journal_home, "log"))
+                    _mark_dead_writer(journal_home, 4343)
+                event = b'{"id":"evt_%d","type":"session.idle","properties":{}}' % n
+                stream.stdin.write(b"d%d\t%s\n" % (n, event))
+                stream.stdin.flush()
+                assert stream.stdout.readline() == b"d%d\n" % n
+            assert stream.wait(timeout=BUDGET_MS / 1000 + ANSWER_S) == 0
+        finally:
+            stream.kill()
+            if holder is not None:
+                _stop(holder)
+    assert len(list(pathlib.Path(journal_home, "spool").glob("*.spool"))) == 1
+    with LmdbJournal(journal_home, readonly=True) as journal:
+        assert [r.kind for r in journal.read()][-1] == "session.idle"
