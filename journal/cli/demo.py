@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 # Every `journal` command imports this module to register `demo`: the session file,
 # tempfile (random, hashlib) and the store are loaded only when the demo runs.
 
-__all__ = ["demo", "demo_events", "demo_records", "run_demo"]
+__all__ = ["demo", "demo_events", "demo_records", "receive_times", "run_demo"]
 
 TRANSCRIPT = "transcript"
 
@@ -52,6 +52,48 @@ def demo_records() -> list[tuple[str | None, bytes]]:
 def demo_events() -> list[bytes]:
     """Return the bundled session's hook payloads, one compact JSON object each."""
     return [payload for kind, payload in demo_records() if kind is None]
+
+
+def receive_times(records: list[tuple[str | None, bytes]]) -> list[int]:
+    """A plausible ``received_at`` (ns) for each record of the bundled session.
+
+    Its transcript lines carry the times they were written; its hook events carry
+    none, and appended now they would sit a year after their own transcript lines.
+    The hooks of a turn come just before the lines captured at its end, so each run of
+    hook events is spread over the span of the transcript lines that follow it (the
+    last ones, after the final capture, a second apart).
+    """
+    import datetime
+    import json
+
+    def stamp(payload: bytes) -> int:
+        text = json.loads(payload)["timestamp"].replace("Z", "+00:00")
+        return int(datetime.datetime.fromisoformat(text).timestamp() * 1e9)
+
+    times: list[int] = [0] * len(records)
+    last = 0
+    i = 0
+    while i < len(records):
+        if records[i][0] is not None:
+            last = times[i] = stamp(records[i][1])
+            i += 1
+            continue
+        hooks = i
+        while i < len(records) and records[i][0] is None:
+            i += 1
+        lines = i
+        while i < len(records) and records[i][0] is not None:
+            i += 1
+        if lines < len(records):
+            span = [stamp(payload) for _kind, payload in records[lines:i]]
+            low, high = max(last, min(span) - 1_000_000_000), max(span)
+        else:
+            low, high = last + 1_000_000_000, last + (lines - hooks) * 1_000_000_000
+        count = lines - hooks
+        for n in range(count):
+            times[hooks + n] = low + (high - low) * n // max(count - 1, 1)
+        i = lines
+    return times
 
 
 def _key(payload: bytes) -> str | None:
@@ -118,11 +160,11 @@ def run_demo(home: str | None, *, keep: bool, echo: Callable[[str], None]) -> st
     )
     try:
         with LmdbJournal(target) as journal:
-            for kind, payload in records:
+            for (kind, payload), at in zip(records, receive_times(records), strict=True):
                 if kind is None:
-                    journal.append(payload, source="claude-code", key=_key(payload))
+                    journal.append(payload, source="claude-code", key=_key(payload), received_at=at)
                 else:
-                    journal.append(payload, source="claude-code", kind=kind)
+                    journal.append(payload, source="claude-code", kind=kind, received_at=at)
             # A repeated delivery of a tool event is one record (idempotency key) ...
             journal.append(events[3], source="claude-code", key=_key(events[3]))
             # ... and bad input is never dropped: it is quarantined with its reason.

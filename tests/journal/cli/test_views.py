@@ -344,6 +344,30 @@ def test_demo_shows_runs_and_steps(tmp_path: pathlib.Path) -> None:
     assert "no interrupted runs" in out
 
 
+def test_demo_runs_last_as_long_as_their_session(tmp_path: pathlib.Path) -> None:
+    """The demo's hook events are received within their session's own time, so its runs
+    last minutes on the session's day, not from the transcript's year to now."""
+    home = str(tmp_path / "demo")
+    done = subprocess.run([JOURNAL_BIN, "--home", home, "demo"], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    runs = json.loads(
+        subprocess.run(
+            [JOURNAL_BIN, "--home", home, "runs", "--json"], capture_output=True, check=True
+        ).stdout
+    )
+    (parent,) = [r for r in runs if r["parent_run_id"] is None]
+    lasted_s = (parent["last_time"] - parent["first_time"]) / 1e9
+    assert 60 < lasted_s < 3600, lasted_s
+    steps = json.loads(
+        subprocess.run(
+            [JOURNAL_BIN, "--home", home, "steps", parent["run_id"], "--json"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
+    assert all(0 <= s["duration_ms"] < 3_600_000 for s in steps if s["duration_ms"] is not None)
+
+
 def test_log_run_follow_prints_new_records_of_that_run_only(
     built: tuple[str, dict[str, int]],
 ) -> None:
