@@ -19,7 +19,6 @@ scenario of a user whose hooks are untrusted.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import pathlib
@@ -36,6 +35,7 @@ from typing import Any
 import pytest
 import tomlkit
 
+from journal.agents.installers import _codex_trust
 from tests.realagents.mockapi import MockModel, Recorded
 
 __all__ = [
@@ -286,68 +286,21 @@ def run_claude(
 
 # --- Codex -----------------------------------------------------------------------------
 
-# The state-key labels of codex-rs ``hooks::hook_event_key_label``.
-_CODEX_LABELS = {
-    "PreToolUse": "pre_tool_use",
-    "PermissionRequest": "permission_request",
-    "PostToolUse": "post_tool_use",
-    "PreCompact": "pre_compact",
-    "PostCompact": "post_compact",
-    "SessionStart": "session_start",
-    "SessionEnd": "session_end",
-    "UserPromptSubmit": "user_prompt_submit",
-    "SubagentStart": "subagent_start",
-    "SubagentStop": "subagent_stop",
-    "Stop": "stop",
-    "Interrupt": "interrupt",
-}
-# Events whose hooks get no matcher, and those whose timeout Codex clamps to 1..3 s.
-_CODEX_NO_MATCHER = {"UserPromptSubmit", "Stop"}
-_CODEX_SHORT_TIMEOUT = {"SessionEnd", "Interrupt"}
-
 
 def codex_hook_trust(hooks_json: pathlib.Path) -> dict[str, str]:
-    """``{state key: trusted_hash}`` of each command hook in ``hooks_json``, as Codex computes them.
-
-    codex-rs ``hooks/src/engine/discovery.rs`` (``command_hook_hash``,
-    ``NormalizedHookIdentity``) and ``config/src/fingerprint.rs`` (``version_for_toml``):
-    the identity is ``{"event_name": <snake_case label>, "matcher": …, "hooks": [handler]}``
-    with the handler normalised to ``type``, ``command``, ``timeout`` (always present:
-    default 600, at least 1; SessionEnd and Interrupt clamped to 1..3, default 1) and
-    ``async`` (always present), unset optional fields (``matcher``, ``statusMessage``)
-    left out, ``matcher`` dropped for UserPromptSubmit and Stop. It is hashed as compact
-    JSON with sorted keys: ``"sha256:" + sha256(...).hexdigest()``. The key is
-    ``<absolute path of hooks.json>:<label>:<group index>:<handler index>``
-    (``hooks/src/lib.rs`` ``hook_key``). Checked against what ``codex app-server``'s
-    ``hooks/list`` reports as ``currentHash`` in ``test_codex.py``.
+    """``{state key: trusted_hash}`` of each command hook in ``hooks_json``, computed by
+    the installer's own :mod:`journal.agents.installers._codex_trust`, so that
+    ``test_codex.py`` checks the product's algorithm against what ``codex app-server``'s
+    ``hooks/list`` reports as ``currentHash``.
     """
     events = json.loads(hooks_json.read_text())["hooks"]
     trust: dict[str, str] = {}
     for event, groups in events.items():
-        label = _CODEX_LABELS[event]
         for g, group in enumerate(groups):
             for h, handler in enumerate(group.get("hooks") or []):
-                if handler.get("type") != "command":
-                    continue
-                timeout = handler.get("timeout")
-                if event in _CODEX_SHORT_TIMEOUT:
-                    timeout = min(max(1 if timeout is None else timeout, 1), 3)
-                else:
-                    timeout = max(600 if timeout is None else timeout, 1)
-                normal: dict[str, Any] = {
-                    "type": "command",
-                    "command": handler["command"],
-                    "timeout": timeout,
-                    "async": bool(handler.get("async", False)),
-                }
-                if handler.get("statusMessage") is not None:
-                    normal["statusMessage"] = handler["statusMessage"]
-                identity: dict[str, Any] = {"event_name": label, "hooks": [normal]}
-                if group.get("matcher") is not None and event not in _CODEX_NO_MATCHER:
-                    identity["matcher"] = group["matcher"]
-                blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-                key = f"{hooks_json.resolve()}:{label}:{g}:{h}"
-                trust[key] = "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+                digest = _codex_trust.trusted_hash(event, group.get("matcher"), handler)
+                if digest is not None:
+                    trust[_codex_trust.state_key(str(hooks_json.resolve()), event, g, h)] = digest
     return trust
 
 
