@@ -11,7 +11,6 @@ import json
 import os
 import pathlib
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,29 +18,18 @@ import zipfile
 import pytest
 
 from tests.conftest import FIXTURES, REPO
+from tools.wheel import build_wheel, source_files
 
 pytestmark = pytest.mark.slow
 
 PACKAGES = ("journal", "projections")
 
 
-def _source_files() -> list[pathlib.Path]:
-    """What a clean clone holds: tracked and untracked-but-not-ignored files."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout
-    names = [n for n in listed.decode().split("\0") if n]
-    return [REPO / n for n in names if (REPO / n).is_file()]
-
-
 def _package_files() -> set[str]:
     """Every file of the source packages, as a path inside the wheel."""
     return {
         str(p.relative_to(REPO))
-        for p in _source_files()
+        for p in source_files(REPO)
         if p.parts[len(REPO.parts)] in PACKAGES and "__pycache__" not in p.parts
     }
 
@@ -49,20 +37,7 @@ def _package_files() -> set[str]:
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """The project's wheel, built from a copy of the clean tree (the tree stays clean)."""
-    work = tmp_path_factory.mktemp("wheel")
-    src = work / "src"
-    for path in _source_files():
-        target = src / path.relative_to(REPO)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
-    out = work / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(src)],
-        check=True,
-        timeout=600,
-    )
-    (built,) = out.glob("agent_journal-*.whl")
-    return built
+    return build_wheel(tmp_path_factory.mktemp("wheel"), REPO)
 
 
 @pytest.fixture(scope="session")

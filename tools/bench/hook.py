@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import pathlib
-import shutil
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from typing import Any
 
 from journal.store import LmdbJournal
 from tools.bench.append import ROOT, _percentile, machine, make_payloads
+from tools.wheel import build_wheel
 
 CONCURRENCY = 8
 
@@ -63,18 +63,6 @@ with env.begin(write=True) as txn:
 # -- the clean virtualenv --------------------------------------------------------------
 
 
-def _source_files() -> list[pathlib.Path]:
-    """What a clean clone holds: tracked and untracked-but-not-ignored files."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    names = [n for n in listed.decode().split("\0") if n]
-    return [ROOT / n for n in names if (ROOT / n).is_file()]
-
-
 def _quiet(argv: list[str]) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=900)
     if done.returncode != 0:
@@ -83,15 +71,8 @@ def _quiet(argv: list[str]) -> None:
 
 def build_venv(venv: pathlib.Path, work: pathlib.Path) -> pathlib.Path:
     """Build the wheel from a copy of the tree and install it into a new venv; its bin/."""
-    src = work / "src"
-    for path in _source_files():
-        target = src / path.relative_to(ROOT)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
-    dist = work / "dist"
+    wheel = build_wheel(work, ROOT)
     pip = [sys.executable, "-m", "pip"]
-    _quiet([*pip, "wheel", "--quiet", "--no-deps", "-w", str(dist), str(src)])
-    (wheel,) = dist.glob("agent_journal-*.whl")
     _quiet([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     python = venv / "bin" / "python"
     _quiet([*pip, "--python", str(python), "install", "--quiet", str(wheel)])
