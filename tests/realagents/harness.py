@@ -93,6 +93,18 @@ class AgentRun:
         assert len(ids) == 1, f"expected one session, the SessionStart hooks name {ids}"
         return str(ids.pop())
 
+    def one_step(self) -> dict[str, Any]:
+        """The session's only step, from ``steps --json``."""
+        steps = self.journal("steps", self.session_id(), "--json")
+        assert len(steps) == 1, steps
+        return dict(steps[0])
+
+    def seq(self, kind: str) -> int:
+        """The seq of the one record of ``kind``."""
+        seqs = [r["seq"] for r in self.log() if r["kind"] == kind]
+        assert len(seqs) == 1, f"{kind}: {seqs}"
+        return int(seqs[0])
+
     def paths(self) -> list[str]:
         return [f"{r.method} {r.path}" for r in self.requests]
 

@@ -68,18 +68,6 @@ def _one_run(run: AgentRun) -> dict[str, Any]:
     return dict(runs[0])
 
 
-def _one_step(run: AgentRun) -> dict[str, Any]:
-    steps = run.journal("steps", run.session_id(), "--json")
-    assert len(steps) == 1, steps
-    return dict(steps[0])
-
-
-def _seq(run: AgentRun, kind: str) -> int:
-    seqs = [r["seq"] for r in run.log() if r["kind"] == kind]
-    assert len(seqs) == 1, f"{kind}: {seqs}"
-    return int(seqs[0])
-
-
 # --- A command that succeeds -----------------------------------------------------------
 
 
@@ -123,13 +111,13 @@ def test_session_run_ended(echo: AgentRun) -> None:
 
 def test_bash_step_succeeded(echo: AgentRun) -> None:
     """``steps --json``: the Bash call, paired PreToolUse → PostToolUse, succeeded."""
-    step = _one_step(echo)
+    step = echo.one_step()
     (pre,) = echo.payloads("PreToolUse")
     assert step["tool_name"] == "Bash"
     assert step["tool_use_id"] == pre["tool_use_id"]
     assert step["status"] == "succeeded"
-    assert step["start_seq"] == _seq(echo, "PreToolUse")
-    assert step["end_seq"] == _seq(echo, "PostToolUse")
+    assert step["start_seq"] == echo.seq("PreToolUse")
+    assert step["end_seq"] == echo.seq("PostToolUse")
     assert step["duration_ms"] is not None
     assert step["duration_ms"] > 0
 
@@ -138,7 +126,7 @@ def test_bash_step_duration_is_claude_codes_own(echo: AgentRun) -> None:
     """The step's ``duration_ms`` is the one PostToolUse reports (the agent's own timing)."""
     (post,) = echo.payloads("PostToolUse")
     assert isinstance(post["duration_ms"], int)
-    assert _one_step(echo)["duration_ms"] == post["duration_ms"]
+    assert echo.one_step()["duration_ms"] == post["duration_ms"]
 
 
 def test_golden_payloads(
@@ -167,10 +155,10 @@ def test_failed_command_step_failed(missing: AgentRun) -> None:
     assert "PostToolUseFailure" in kinds
     assert "PostToolUse" not in kinds
     (failure,) = missing.payloads("PostToolUseFailure")
-    step = _one_step(missing)
+    step = missing.one_step()
     assert step["tool_name"] == "Bash"
     assert step["status"] == "failed"
-    assert step["end_seq"] == _seq(missing, "PostToolUseFailure")
+    assert step["end_seq"] == missing.seq("PostToolUseFailure")
     assert "No such file or directory" in step["error"]
     assert step["duration_ms"] == failure["duration_ms"]
     assert _one_run(missing)["status"] == "ended"
@@ -196,7 +184,7 @@ def test_refused_command_events(refused: AgentRun) -> None:
 
 def test_refused_command_step_denied(refused: AgentRun) -> None:
     """The refused call's step is ``denied``."""
-    assert _one_step(refused)["status"] == "denied"
+    assert refused.one_step()["status"] == "denied"
 
 
 # --- A subagent ------------------------------------------------------------------------

@@ -57,18 +57,6 @@ def _one_run(run: AgentRun) -> dict[str, Any]:
     return dict(only)
 
 
-def _one_step(run: AgentRun) -> dict[str, Any]:
-    steps = run.journal("steps", run.session_id(), "--json")
-    assert len(steps) == 1, steps
-    return dict(steps[0])
-
-
-def _seq(run: AgentRun, kind: str) -> int:
-    seqs = [r["seq"] for r in run.log() if r["kind"] == kind]
-    assert len(seqs) == 1, f"{kind}: {seqs}"
-    return int(seqs[0])
-
-
 # --- A command that succeeds -----------------------------------------------------------
 
 
@@ -114,15 +102,15 @@ def test_session_run_ended(echo: AgentRun) -> None:
 
 def test_shell_step_succeeded(echo: AgentRun) -> None:
     """``steps --json``: the shell call (hook tool name Bash), paired by call id, succeeded."""
-    step = _one_step(echo)
+    step = echo.one_step()
     (pre,) = echo.payloads("PreToolUse")
     assert pre["tool_name"] == "Bash"
     assert pre["tool_input"] == {"command": "echo hello"}
     assert step["tool_name"] == "Bash"
     assert step["tool_use_id"] == pre["tool_use_id"]
     assert step["status"] == "succeeded"
-    assert step["start_seq"] == _seq(echo, "PreToolUse")
-    assert step["end_seq"] == _seq(echo, "PostToolUse")
+    assert step["start_seq"] == echo.seq("PreToolUse")
+    assert step["end_seq"] == echo.seq("PostToolUse")
     assert step["duration_ms"] is not None
     assert step["duration_ms"] > 0
 
@@ -164,7 +152,7 @@ def test_failed_command_exit_code_is_journalled(missing: AgentRun) -> None:
 
 def test_failed_command_step_failed(missing: AgentRun) -> None:
     """``ls /missing``: the step is ``failed``."""
-    assert _one_step(missing)["status"] == "failed"
+    assert missing.one_step()["status"] == "failed"
 
 
 # --- kill -9 mid-turn ------------------------------------------------------------------
