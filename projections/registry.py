@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from journal.errors import UsageError
 
 from .costs import CostsView
+from .links import LinksView
 from .runs import RunsView
 from .steps import StepsView
 from .view import View
 
 __all__ = ["VIEWS", "by_name", "names"]
 
-VIEWS: tuple[View, ...] = (RunsView(), StepsView(), CostsView())
+VIEWS: tuple[View, ...] = (RunsView(), StepsView(), CostsView(), LinksView())
 
 
 def names() -> list[str]:

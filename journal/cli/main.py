@@ -15,6 +15,7 @@ from .common import Context
 from .costs import costs
 from .demo import demo
 from .hooks import hooks
+from .links import LINK_COMMANDS
 from .log import LOG_COMMANDS
 from .views import VIEW_COMMANDS
 
@@ -38,7 +39,15 @@ def cli(ctx: click.Context, home: str | None) -> None:
     ctx.call_on_close(state.close)
 
 
-for _command in (*LOG_COMMANDS, *VIEW_COMMANDS, costs, *AGENT_COMMANDS, hooks, demo):
+for _command in (
+    *LOG_COMMANDS,
+    *VIEW_COMMANDS,
+    *LINK_COMMANDS,
+    costs,
+    *AGENT_COMMANDS,
+    hooks,
+    demo,
+):
     cli.add_command(_command)
 
 
