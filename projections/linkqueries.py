@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from .engine import Views
-from .links import Edge, edges_from, edges_to
+from .links import Edge, edges_from, edges_to, newest_line
 from .runs import Run, child_runs, get_run
 
 if TYPE_CHECKING:
@@ -63,14 +63,13 @@ class Conversation(msgspec.Struct, frozen=True, kw_only=True):
         }
 
 
-def _relation(edge: Edge, runs: dict[str, Run]) -> str:
-    """A transcript continuation is a fork when the run it continues went on after."""
+def _relation(edge: Edge, links_state: State) -> str:
+    """A transcript continuation is a fork when the run it continues went on after:
+    that run has a transcript line newer than the line that made the link."""
     if edge.rel != "resume" or edge.to == edge.run:
         return edge.rel
-    old, new = runs.get(edge.to), runs.get(edge.run)
-    if old is not None and new is not None and old.last_time > new.first_time:
-        return "fork"
-    return "resume"
+    newest = newest_line(links_state, edge.to)
+    return "fork" if newest is not None and newest > edge.time else "resume"
 
 
 def _walk(
@@ -139,7 +138,7 @@ def conversation(
     seen: set[tuple[str, str, str, int]] = set()
     out = []
     for edge in sorted(edges, key=lambda e: (e.seq, e.run, e.to)):
-        relation = _relation(edge, found)
+        relation = _relation(edge, links_state)
         mark = (edge.run, edge.to, relation, edge.seq)
         if mark in seen or edge.run not in found:
             continue

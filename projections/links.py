@@ -11,8 +11,9 @@ continues (the same run for a link inside one session), with its relation:
   transcript continues the old one: its first line's ``parentUuid`` is a line of the
   old session's transcript, or it copies the old lines (the same ``uuid``). Either is
   an edge from the new run to the old one.
-- ``fork`` — such a transcript continuation while the old run went on after the new
-  one began (``--fork-session``): decided at query time, from the two runs' times.
+- ``fork`` — such a transcript continuation while the old run's own transcript went
+  on after it (``--fork-session``): decided at query time, from the event time of the
+  old run's newest transcript line against the line that made the link.
 - ``clear`` and ``compact`` — ``SessionStart`` with that ``source``: an edge to the
   run the same agent process was in before (the process the record names), else to
   the last run of the same cwd that ended with ``reason: clear``; an edge to itself
@@ -29,7 +30,8 @@ State (keys are bytes; ``run`` is a run id, ``seq`` a big-endian u64):
 - ``u uuid`` → the run whose transcript line first had that uuid;
 - ``a pid:start:boot`` → the run that agent process was last in;
 - ``c source \\0 cwd`` → the last run of that cwd that ended with ``reason: clear``;
-- ``s run`` → ``b""``: the run has been seen (a ``resume`` of a new run is no edge).
+- ``s run`` → ``b""``: the run has been seen (a ``resume`` of a new run is no edge);
+- ``t run`` → the event time (u64 ns) of the run's newest transcript line.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from .identity import Event
     from .view import State
 
-__all__ = ["RELATIONS", "Edge", "LinksView", "edges_from", "edges_to"]
+__all__ = ["RELATIONS", "Edge", "LinksView", "edges_from", "edges_to", "newest_line"]
 
 #: Every relation ``links --json`` may report (DESIGN §5).
 RELATIONS = ("resume", "fork", "clear", "compact", "subagent", "continue")
@@ -60,6 +62,7 @@ _UUID = b"u"
 _AGENT = b"a"
 _CLEARED = b"c"
 _SEEN = b"s"
+_NEWEST = b"t"
 _SEP = b"\x00"
 _SEQ = struct.Struct(">Q")
 _ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
@@ -100,7 +103,7 @@ class LinksView(View):
     """Links between the runs of one conversation (see the module docstring)."""
 
     name: ClassVar[str] = "links"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     kinds: ClassVar[frozenset[str] | None] = frozenset(
         {TRANSCRIPT_KIND, "SessionStart", "SessionEnd", "UserPromptSubmit"}
     )
@@ -144,6 +147,9 @@ class LinksView(View):
                     self._edge(state, ev, owner, "resume")
         if uuid is not None and state.get(_UUID + uuid) is None:
             state.put(_UUID + uuid, run)
+        newest = state.get(_NEWEST + run)
+        if newest is None or _SEQ.unpack(newest)[0] < ev.time:
+            state.put(_NEWEST + run, _SEQ.pack(max(ev.time, 0)))
 
     def _hook(self, state: State, ev: Event) -> None:
         if ev.parent_run_id is not None:
@@ -190,6 +196,12 @@ def edges_from(state: State, run_id: str) -> list[Edge]:
         edge.seq = _SEQ.unpack(key[-8:])[0]
         out.append(edge)
     return out
+
+
+def newest_line(state: State, run_id: str) -> int | None:
+    """The event time of the newest transcript line of ``run_id`` (None: it has none)."""
+    found = state.get(_NEWEST + run_id.encode())
+    return None if found is None else int(_SEQ.unpack(found)[0])
 
 
 def edges_to(state: State, run_id: str) -> list[str]:
