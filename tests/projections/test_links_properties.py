@@ -9,22 +9,17 @@ between sessions.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Any
 
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journal.store import LmdbJournal
-from projections.engine import Views
 from projections.linkqueries import conversation
 from projections.links import RELATIONS, LinksView
 from projections.runs import RunsView
-from projections.state import MemoryState
 from tests.projections.strategies import BOOT, LogEvent, fold, logs, records_of
-from tests.projections.test_rebuild_equals_catchup import append, reloaded
+from tests.projections.viewchecks import catch_up_in_splits, fold_in_batches
 
 _SESSIONS = ["s1", "s2", "s3", "s4"]
 _AGENTS = st.sampled_from([None, (11, 100, BOOT), (12, 200, BOOT)])
@@ -68,14 +63,7 @@ def conversations(draw: Any) -> list[LogEvent]:
 @settings(max_examples=60)
 @given(conversations(), st.lists(st.integers(0, 40), max_size=6))
 def test_a_links_fold_in_any_batches_with_restarts_equals_one_fold(events, cuts):
-    records = records_of(events)
-    whole = fold(records, LinksView())
-    state, at = MemoryState(), 0
-    for cut in [*cuts, len(records)]:
-        state = reloaded(state)
-        fold(records[at : at + cut], LinksView(), state)
-        at += cut
-    assert state.data == whole.data
+    fold_in_batches(events, cuts, LinksView)
 
 
 @settings(max_examples=20)
@@ -85,27 +73,7 @@ def test_a_links_fold_in_any_batches_with_restarts_equals_one_fold(events, cuts)
     st.integers(1, 9),
 )
 def test_links_catch_up_in_random_splits_equals_a_rebuild(events, plan, batch):
-    with tempfile.TemporaryDirectory() as tmp, LmdbJournal(os.path.join(tmp, "home")) as journal:
-        views = Views(journal, [LinksView()], batch=batch)
-        try:
-            appended = 0
-            for grow, limit in plan:
-                append(journal, events[appended : appended + grow])
-                appended += grow
-                views.catch_up(limit=limit)
-                checkpoint = views.checkpoint("links")
-                assert checkpoint <= journal.head()
-                expected = fold(list(journal.read())[:checkpoint], LinksView()).data
-                assert views.dump("links") == expected
-                views.close()
-                views = Views(journal, [LinksView()], batch=batch)
-            append(journal, events[appended:])
-            views.catch_up()
-            caught_up = views.dump("links")
-            views.rebuild()
-            assert views.dump("links") == caught_up
-        finally:
-            views.close()
+    catch_up_in_splits(events, plan, batch, LinksView)
 
 
 @settings(max_examples=60)

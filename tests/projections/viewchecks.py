@@ -1,0 +1,66 @@
+"""Invariants 7 and 8 for any one view: the checks every view's property tests share.
+
+:func:`fold_in_batches` folds a log in arbitrary batches with new view objects and a
+reloaded state between them and compares it with one fold; :func:`catch_up_in_splits`
+grows a real journal in steps, catches the view up with limits and restarts, checks
+the checkpoint against a fold of the records up to it, and finally against a rebuild.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+
+from journal.store import LmdbJournal
+from projections.engine import Views
+from projections.state import MemoryState
+from projections.view import View
+from tests.projections.strategies import LogEvent, fold, records_of
+from tests.projections.test_rebuild_equals_catchup import append, reloaded
+
+__all__ = ["catch_up_in_splits", "fold_in_batches"]
+
+
+def fold_in_batches(events: list[LogEvent], cuts: Sequence[int], make: Callable[[], View]) -> None:
+    """Folding in batches, with new view objects and a reloaded state between, changes nothing."""
+    records = records_of(events)
+    whole = fold(records, make())
+    state, at = MemoryState(), 0
+    for cut in [*cuts, len(records)]:
+        state = reloaded(state)
+        fold(records[at : at + cut], make(), state)
+        at += cut
+    assert state.data == whole.data
+
+
+def catch_up_in_splits(
+    events: list[LogEvent],
+    plan: Sequence[tuple[int, int]],
+    batch: int,
+    make: Callable[[], View],
+) -> None:
+    """Interrupted catch-ups of a growing log end where a rebuild does (invariants 7, 8)."""
+    name = make().name
+    with tempfile.TemporaryDirectory() as tmp, LmdbJournal(os.path.join(tmp, "home")) as journal:
+        views = Views(journal, [make()], batch=batch)
+        try:
+            appended = 0
+            for grow, limit in plan:
+                append(journal, events[appended : appended + grow])
+                appended += grow
+                views.catch_up(limit=limit)
+                checkpoint = views.checkpoint(name)
+                assert checkpoint <= journal.head()
+                expected = fold(list(journal.read())[:checkpoint], make()).data
+                assert views.dump(name) == expected
+                views.close()
+                views = Views(journal, [make()], batch=batch)
+            append(journal, events[appended:])
+            views.catch_up()
+            caught_up = views.dump(name)
+            views.rebuild()
+            assert views.dump(name) == caught_up
+            assert views.checkpoint(name) == journal.head()
+        finally:
+            views.close()
