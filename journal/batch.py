@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import lmdb
 
 from . import digest as _digest
+from . import redact as _redact
 from . import wire
 from ._prepare import prepare
 from .errors import StoreError
@@ -179,4 +180,10 @@ def _write_batch(
         raise StoreError(f"seq {segment_seq} is not above the last log key")
     if keyed:
         txn.cursor(db=journal._idem).putmulti(keyed)
+    redacted: dict[bytes, int] = {}  # markers laid down, by rule (journal.redact)
+    for item in good:
+        if _redact.MARKER in item[1]:
+            _redact.count(item[1], redacted)
+    if redacted:
+        journal._bump(txn, redacted, b"redacted:")
     journal._seal(txn, {source_b: len(good)}, seq - 1, prev)

@@ -9,9 +9,11 @@ database       key                                     value
 ``blobs``      32-byte payload digest                  u64 BE seq whose entry holds it
 ``idem``       idempotency key (UTF-8)                 u64 BE seq it was first given
 ``counts``     ``b"source:" + name``                   u64 BE records from that source
+               ``b"redacted:" + rule``                 u64 BE secrets masked by that rule
 ``quarantine`` u64 BE quarantine id                    quarantine entry
 ``meta``       ASCII name                              ASCII value (formats, versions)
 ``captures``   transcript path (UTF-8)                 capture cursor (``journal.agents.capture``)
+``erased``     32-byte payload digest                  u64 BE seq of its forget record
 =============  ======================================  ===============================
 
 :class:`LogEnv` is the base that :mod:`journal.writer`, :mod:`journal.batch` and
@@ -31,7 +33,9 @@ import time
 import lmdb
 
 from . import digest as _digest
+from . import erasure as _erasure
 from . import home as _home
+from . import origin as _origin
 from . import payload as _payload
 from . import wire
 from .errors import CorruptionError, HomeError, NotFoundError, StoreError
@@ -54,7 +58,7 @@ _READ_CHUNK = 512
 # meta key holding u64 seq + record digest of the head, written by every append
 # transaction: it commits to the head record itself, which no later link covers yet.
 _ANCHOR = b"head"
-_DATABASES = (b"log", b"blobs", b"idem", b"counts", b"quarantine", b"meta", b"captures")
+_DATABASES = (b"log", b"blobs", b"idem", b"counts", b"quarantine", b"meta", b"captures", b"erased")
 _OPEN_ATTEMPTS = 5
 
 _seq_key = wire.seq_key
@@ -217,12 +221,16 @@ class LogEnv:
             self._quarantine,
             self._meta,
             self._captures,
+            self._erased,
         ) = dbs
 
     def _init_meta(self, txn: lmdb.Transaction, meta: lmdb._Database) -> None:
         found = txn.get(b"format", db=meta)
+        _origin.ensure(txn, meta)
         if found is not None:
             _check_format(bytes(found))
+            if txn.get(b"payload_format", db=meta) != _payload.FORMAT.encode():
+                txn.put(b"payload_format", _payload.FORMAT.encode(), db=meta)  # newest written
             return
         for key, value in (
             (b"format", FORMAT),
@@ -285,11 +293,13 @@ class LogEnv:
         self._bump(txn, by_source)
         txn.put(_ANCHOR, _seq_key(seq) + rdig, db=self._meta)
 
-    def _bump(self, txn: lmdb.Transaction, by_source: dict[bytes, int]) -> None:
+    def _bump(
+        self, txn: lmdb.Transaction, by_source: dict[bytes, int], prefix: bytes = b"source:"
+    ) -> None:
         for name, count in by_source.items():
             if not count:
                 continue
-            key = b"source:" + name
+            key = prefix + name
             old = txn.get(key, db=self._counts)
             txn.put(key, _seq_key((_u64(old) if old else 0) + count), db=self._counts)
 
@@ -298,7 +308,16 @@ class LogEnv:
         cur = txn.cursor(db=self._log)
         if not cur.last():
             return 0, wire.ZERO_DIGEST
-        entries = list(wire.iter_segment(cur.value()))
+        value = cur.value()
+        if value[0] >= 0x80:
+            # A packed segment (journal.packing): rather than unpack it (the next hook
+            # would import zlib for it), take the head anchor, which every append
+            # transaction writes with its records, if it names a seq of this segment.
+            first = _u64(cur.key())
+            anchor = self._anchor(txn)
+            if anchor is not None and first <= anchor[0] < first + wire.SEGMENT_ENTRIES:
+                return anchor
+        entries = list(wire.iter_segment(value))
         if not entries:
             raise CorruptionError(f"empty segment at seq {_u64(cur.key())}")
         return entries[-1].seq, _digest.digest(entries[-1].record)
@@ -321,6 +340,8 @@ class LogEnv:
             return entry.inline
         holder = txn.get(entry.payload_digest, db=self._blobs)
         if holder is None:
+            if _erasure.erased_by(txn, self._erased, entry.payload_digest) is not None:
+                return _erasure.ERASED_PAYLOAD
             raise CorruptionError(f"seq {entry.seq}: its payload blob is missing")
         inline = self._entry(txn, _u64(holder)).inline
         if inline is None:

@@ -1,10 +1,11 @@
-"""What a valid payload is, and the stored bytes it becomes (payload format ``raw-json/1``).
+"""What a valid payload is, and the stored bytes it becomes (payload format ``raw-json/2``).
 
 The journal stores the agent's own bytes, not a re-encoding: agents send compact
 JSON, so repeated events are byte-identical and dedupe by digest, and the journal
-keeps a faithful audit copy. The only transformation is removing leading and
-trailing JSON whitespace (space, tab, CR, LF). The digest is SHA-256 of the stored
-bytes (:mod:`journal.digest`).
+keeps a faithful audit copy. The only transformations are removing leading and
+trailing JSON whitespace (space, tab, CR, LF) and masking known secrets inside JSON
+strings (:mod:`journal.redact`; that is what ``raw-json/2`` adds to ``raw-json/1``).
+The digest is SHA-256 of the stored bytes (:mod:`journal.digest`).
 
 A payload is valid when, after stripping:
 
@@ -32,6 +33,8 @@ import _json
 import sys
 
 from .errors import InvalidPayloadError
+from .redact import present as _present
+from .redact import redact as _redact
 
 # typing costs ~3 ms to import; this module is on the hook path.
 TYPE_CHECKING = False
@@ -54,7 +57,7 @@ __all__ = [
     "validate_with_kind",
 ]
 
-FORMAT = "raw-json/1"
+FORMAT = "raw-json/2"  # raw-json/1 with known secrets masked (journal.redact)
 DEFAULT_KIND = "generic"
 DEFAULT_KIND_LIMIT = 128
 MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
@@ -81,7 +84,7 @@ def _check_frame(data: bytes) -> bytes:
         raise InvalidPayloadError(
             f"payload too large: {len(data)} bytes > {MAX_PAYLOAD_BYTES} bytes"
         )
-    return data
+    return _redact(data)
 
 
 def _check_surrogates(value: Any) -> None:
@@ -326,8 +329,8 @@ class _Fast:
             # a blank item (no value) could otherwise cancel out "{}{}" (two values).
             if not (data.startswith(b"{") and data.endswith(b"}")):
                 return None
-            if len(data) > 2 * MAX_DEPTH:  # long enough to nest too deep, or be too big
-                again.add(index)
+            if len(data) > 2 * MAX_DEPTH and (len(data) > MAX_PAYLOAD_BYTES or _may_be_deep(data)):
+                again.add(index)  # too big, or maybe nested too deep
         digits = joined.translate(_DIGITS_TABLE)
         found = digits.find(_LONG_DIGIT_RUN)
         if found >= 0:
@@ -353,9 +356,10 @@ class _Fast:
         screened = self.screen(items, joined) if items else None
         out: list[tuple[bytes, str] | str] = []
         append, one, kind = out.append, self.one, self.kind
+        rules = _present(joined if joined is not None else b"\n".join(items))  # once a batch
         for index, data in enumerate(items):
             if screened is not None and index not in screened[1]:
-                append((data.strip(_WHITESPACE), kind(screened[0][index])))
+                append((_redact(data.strip(_WHITESPACE), rules), kind(screened[0][index])))
                 continue
             try:
                 append(one(data))

@@ -22,6 +22,11 @@ class Record(msgspec.Struct, frozen=True, kw_only=True, tag="journal.record"):
     sent a hook event (record version 2, :mod:`journal.wire`): its pid, its start
     time in clock ticks after boot, and the boot id as UUID text. They are None on
     records without one (version 1: batches, imports, transcript lines, old hooks).
+
+    ``origin`` and ``origin_seq`` name where a record pulled from another journal was
+    first appended (record version 3, ``journal pull``): that journal's origin id
+    (UUID text) and its seq there. They are None on records appended to this journal;
+    :meth:`origin_of` fills in this journal's own origin id for those.
     """
 
     seq: int
@@ -36,6 +41,22 @@ class Record(msgspec.Struct, frozen=True, kw_only=True, tag="journal.record"):
     agent_pid: int | None = None
     agent_start: int | None = None
     agent_boot: str | None = None
+    origin: str | None = None
+    origin_seq: int | None = None
+
+    @property
+    def erased(self) -> bool:
+        """Whether ``journal forget`` erased this record's payload (it reads ``null``)."""
+        return self.payload == b"null"
+
+    def origin_of(self, local: str) -> tuple[str, int]:
+        """``(origin id, origin seq)``: where this record was first appended.
+
+        ``local`` is this journal's own origin id (:func:`journal.origin.local_origin`).
+        """
+        if self.origin is None or self.origin_seq is None:
+            return local, self.seq
+        return self.origin, self.origin_seq
 
     def to_dict(self, *, with_payload: bool = True) -> dict[str, object]:
         """Return the JSON shape of ``log --json``; the payload embedded as JSON."""
@@ -51,6 +72,8 @@ class Record(msgspec.Struct, frozen=True, kw_only=True, tag="journal.record"):
             "agent_pid": self.agent_pid,
             "agent_start": self.agent_start,
             "agent_boot": self.agent_boot,
+            "origin": self.origin,
+            "origin_seq": self.origin_seq,
         }
         if with_payload:
             payload = self.payload
@@ -95,6 +118,8 @@ class VerifyReport(msgspec.Struct, frozen=True, kw_only=True, tag="journal.verif
     blobs_checked: int
     first_bad_seq: int | None = None
     problem: str | None = None
+    #: Records whose payload ``journal forget`` erased (invariant 4 allows them).
+    erased: int = 0
 
 
 class Stats(msgspec.Struct, frozen=True, kw_only=True, tag="journal.stats"):
@@ -112,3 +137,7 @@ class Stats(msgspec.Struct, frozen=True, kw_only=True, tag="journal.stats"):
     map_size: int
     format: str
     payload_format: str
+    #: Secrets masked in the records appended, by rule (:mod:`journal.redact`).
+    redacted: dict[str, int] = {}
+    #: Payloads erased by ``journal forget`` (:mod:`journal.erasure`).
+    erased: int = 0

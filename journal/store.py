@@ -234,6 +234,8 @@ class LmdbJournal(LogEnv):
             agent_pid=entry.agent[0] if entry.agent else None,
             agent_start=entry.agent[1] if entry.agent else None,
             agent_boot=wire.boot_text(entry.agent[2]) if entry.agent else None,
+            origin=wire.origin_text(entry.origin[0]) if entry.origin else None,
+            origin_seq=entry.origin[1] if entry.origin else None,
         )
 
     def get(self, seq: int) -> Record:
@@ -328,7 +330,9 @@ class LmdbJournal(LogEnv):
                     if len(matches) > 1:
                         raise AmbiguousPrefixError(f"digest prefix {text} is ambiguous")
         if not matches:
-            raise NotFoundError(f"no blob with digest {text}")
+            from .forget import erased_message
+
+            raise NotFoundError(erased_message(self, text) or f"no blob with digest {text}")
         return matches[0]
 
     def quarantined(self, *, after: int = 0, limit: int | None = None) -> list[QuarantineEntry]:
@@ -364,9 +368,10 @@ class LmdbJournal(LogEnv):
             head, head_dig = self._last(txn)
             blobs = txn.stat(self._blobs)["entries"]
             quarantined = txn.stat(self._quarantine)["entries"]
-            sources = {
-                k[len(b"source:") :].decode(): _u64(v) for k, v in txn.cursor(db=self._counts)
-            }
+            counts = [(bytes(k), _u64(v)) for k, v in txn.cursor(db=self._counts)]
+            sources = {k[7:].decode(): v for k, v in counts if k.startswith(b"source:")}
+            redacted = {k[9:].decode(): v for k, v in counts if k.startswith(b"redacted:")}
+            erased = txn.stat(self._erased)["entries"]
             payload_format = (txn.get(b"payload_format", db=self._meta) or b"").decode()
         info = self._env.info()
         used = (info["last_pgno"] + 1) * self._env.stat()["psize"]
@@ -383,6 +388,8 @@ class LmdbJournal(LogEnv):
             map_size=info["map_size"],
             format=FORMAT,
             payload_format=payload_format,
+            redacted=redacted,
+            erased=erased,
         )
 
     def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:

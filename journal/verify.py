@@ -6,7 +6,8 @@
    head anchor in ``meta`` (written by every append) is the digest of the last
    record, so even the newest record is covered.
 4. Every payload is stored, hashes to its digest, and the blob and idempotency
-   indexes point at the records that hold them.
+   indexes point at the records that hold them, or was erased by ``journal forget``
+   (its digest is in ``erased``, :mod:`journal.erasure`).
 
 A broken link between records N-1 and N means one of the two changed. The digest of
 N is checked against what its successor (or the head anchor) committed to: if N is
@@ -52,6 +53,7 @@ def verify(journal: LogEnv, progress: Callable[[int], None] | None = None) -> Ve
     sha = _digest.digest
     expected, prev = 1, wire.ZERO_DIGEST
     blobs_checked = 0
+    erased = 0
 
     def report(problem: str | None, bad: int | None) -> VerifyReport:
         return VerifyReport(
@@ -62,11 +64,12 @@ def verify(journal: LogEnv, progress: Callable[[int], None] | None = None) -> Ve
             blobs_checked=blobs_checked,
             first_bad_seq=bad,
             problem=problem,
+            erased=erased,
         )
 
     with reading(), journal._env.begin() as txn:
         get = txn.get
-        blobs_db, idem_db = journal._blobs, journal._idem
+        blobs_db, idem_db, erased_db = journal._blobs, journal._idem, journal._erased
         for key, value in txn.cursor(db=journal._log):
             if _u64(key) != expected:
                 return report(f"segment key {_u64(key)} where seq {expected} was due", expected)
@@ -95,7 +98,9 @@ def verify(journal: LogEnv, progress: Callable[[int], None] | None = None) -> Ve
                         return report("blob index does not point at this payload", seq)
                     blobs_checked += 1
                 elif holder is None or _u64(holder) >= seq:
-                    return report("payload blob is missing", seq)
+                    if get(entry.payload_digest, db=erased_db) is None:
+                        return report("payload blob is missing", seq)
+                    erased += 1  # journal forget erased it (invariant 4)
                 if entry.key is not None:
                     known = get(entry.key.encode(), db=idem_db)
                     if known is None or _u64(known) != seq:

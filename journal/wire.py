@@ -6,7 +6,7 @@ version byte and a decoder branch, and stored bytes are never rewritten.
 
 **Record** (the hashed unit; its SHA-256 is the record digest, its address)::
 
-    u8   version = 1 or 2
+    u8   version = 1, 2 or 3
     u64  seq                 big-endian, 1-based, dense
     u64  received_at         nanoseconds since the Unix epoch
     32s  payload digest      SHA-256 of the stored payload bytes
@@ -16,12 +16,21 @@ version byte and a decoder branch, and stored bytes are never rewritten.
     u32  agent pid           the agent process that sent the event (a hook's)
     u64  agent start         its start time, clock ticks after boot (/proc/PID/stat)
     16s  agent boot          the boot id of that start time
+    version 3 only:
+    16s  origin              the journal the record was first appended to (its UUID)
+    u64  origin seq          its seq there
     ...  source, kind, key   UTF-8; a zero-length key means "no key"
 
 Version 2 is version 1 plus the agent process (DESIGN §2): a record that has one is
 written as version 2, a record without one (batches, imports, transcript lines) as
 version 1, and both decode forever; a version 1 record reads as "no agent process"
 (the upcaster is :func:`iter_segment`). The record digest covers the agent fields.
+
+Version 3 is version 1 plus the record's **origin** (DESIGN §2): a record pulled from
+another journal (``journal pull``, :mod:`journal.ship`) keeps the origin id and seq it
+had there. Records appended here are versions 1 and 2 and read as "origin: this
+journal" (``origin`` None). A pulled record carries no agent process: its pid belongs
+to another machine's process table, where this one cannot look.
 
 **Entry** = record bytes, then ``u32`` inline length and that many payload bytes.
 The payload rides inline in the entry of the first record that carried it; later
@@ -53,20 +62,24 @@ __all__ = [
     "INLINE_LENGTH",
     "MAX_KEY_BYTES",
     "MAX_NAME_BYTES",
+    "ORIGIN_TAIL",
     "RECORD_HEAD",
     "RECORD_VERSION",
     "RECORD_VERSION_AGENT",
+    "RECORD_VERSION_ORIGIN",
     "SEGMENT_BYTES",
     "SEGMENT_ENTRIES",
     "ZERO_DIGEST",
     "Entry",
     "boot_text",
     "check_agent",
+    "check_origin",
     "decode_quarantine",
     "encode_name",
     "encode_quarantine",
     "encode_record",
     "iter_segment",
+    "origin_text",
     "seq_key",
     "seq_of_key",
 ]
@@ -74,6 +87,8 @@ __all__ = [
 RECORD_VERSION = 1
 #: The version of a record that names its agent process.
 RECORD_VERSION_AGENT = 2
+#: The version of a record that came from another journal and names its origin.
+RECORD_VERSION_ORIGIN = 3
 ZERO_DIGEST = bytes(32)
 SEGMENT_ENTRIES = 64
 SEGMENT_BYTES = 64 * 1024
@@ -87,6 +102,9 @@ RECORD_HEAD = _HEAD
 _AGENT = struct.Struct(">IQ16s")
 #: What a version 2 record adds after the fixed part: agent pid, start ticks, boot id.
 AGENT_TAIL = _AGENT
+_ORIGIN = struct.Struct(">16sQ")
+#: What a version 3 record adds after the fixed part: origin id and origin seq.
+ORIGIN_TAIL = _ORIGIN
 _MAX_PID = 2**32 - 1
 _MAX_U64 = 2**64 - 1
 _INLINE = struct.Struct(">I")
@@ -135,6 +153,30 @@ def check_agent(agent: tuple[int, int, bytes] | None) -> tuple[int, int, bytes] 
     return pid, start, boot
 
 
+def check_origin(origin: tuple[bytes, int] | None) -> tuple[bytes, int] | None:
+    """Return ``origin`` if it fits a record: ``(16-byte origin id, origin seq)``.
+
+    Raises:
+        UsageError: an id that is not 16 bytes or a seq outside 1..2**64-1.
+    """
+    if origin is None:
+        return None
+    try:
+        ident, seq = origin
+    except (TypeError, ValueError):
+        raise UsageError("origin must be (origin id, origin seq)") from None
+    if not isinstance(ident, bytes) or len(ident) != 16:
+        raise UsageError("origin id must be 16 bytes")
+    if type(seq) is not int or not 1 <= seq <= _MAX_U64:
+        raise UsageError("origin seq must be an integer 1..2**64-1")
+    return ident, seq
+
+
+def origin_text(ident: bytes) -> str:
+    """An origin id as the UUID text ``journal origin`` shows."""
+    return boot_text(ident)
+
+
 def encode_record(
     seq: int,
     received_at: int,
@@ -144,11 +186,32 @@ def encode_record(
     kind: bytes,
     key: bytes,
     agent: tuple[int, int, bytes] | None = None,
+    origin: tuple[bytes, int] | None = None,
 ) -> bytes:
     """Return the canonical bytes of one record (names already UTF-8 encoded).
 
-    With ``agent`` (already checked by :func:`check_agent`) the record is version 2.
+    With ``agent`` (already checked by :func:`check_agent`) the record is version 2;
+    with ``origin`` (checked by :func:`check_origin`) version 3. Never both.
     """
+    if origin is not None:
+        if agent is not None:
+            raise UsageError("a record names an agent process or an origin, not both")
+        return (
+            _HEAD.pack(
+                RECORD_VERSION_ORIGIN,
+                seq,
+                received_at,
+                payload_digest,
+                prev_digest,
+                len(source),
+                len(kind),
+                len(key),
+            )
+            + _ORIGIN.pack(*origin)
+            + source
+            + kind
+            + key
+        )
     if agent is not None:
         return (
             _HEAD.pack(
@@ -202,6 +265,7 @@ class Entry:
         "inline",
         "key",
         "kind",
+        "origin",
         "payload_digest",
         "prev_digest",
         "received_at",
@@ -222,6 +286,7 @@ class Entry:
         key: str | None,
         inline: bytes | None,
         agent: tuple[int, int, bytes] | None = None,
+        origin: tuple[bytes, int] | None = None,
     ) -> None:
         self.record = record
         self.seq = seq
@@ -233,16 +298,23 @@ class Entry:
         self.key = key
         self.inline = inline
         self.agent = agent
+        self.origin = origin
 
 
 def iter_segment(value: bytes | memoryview) -> Iterator[Entry]:
     """Decode the entries of one segment, in seq order.
 
-    Version 1 records decode with ``agent`` None, version 2 with their agent process.
+    Version 1 records decode with ``agent`` and ``origin`` None, version 2 with their
+    agent process, version 3 with their origin (the upcaster: older versions read as
+    records of this journal with no agent process known).
 
     Raises:
         CorruptionError: the bytes do not parse as entries of a known version.
     """
+    if len(value) and value[0] >= 0x80:  # a packed segment: see journal.packing
+        from .packing import unpack
+
+        value = unpack(value)
     view = memoryview(value)
     end = len(value)
     offset = 0
@@ -250,11 +322,15 @@ def iter_segment(value: bytes | memoryview) -> Iterator[Entry]:
         while offset < end:
             (version, seq, received_at, pdig, prev, ls, lk, lkey) = _HEAD.unpack_from(view, offset)
             agent: tuple[int, int, bytes] | None = None
+            origin: tuple[bytes, int] | None = None
             if version == RECORD_VERSION:
                 head_size = _HEAD.size
             elif version == RECORD_VERSION_AGENT:
                 agent = _AGENT.unpack_from(view, offset + _HEAD.size)
                 head_size = _HEAD.size + _AGENT.size
+            elif version == RECORD_VERSION_ORIGIN:
+                origin = _ORIGIN.unpack_from(view, offset + _HEAD.size)
+                head_size = _HEAD.size + _ORIGIN.size
             else:
                 raise CorruptionError(f"unknown record version {version}")
             names = offset + head_size
@@ -271,7 +347,9 @@ def iter_segment(value: bytes | memoryview) -> Iterator[Entry]:
             if offset > end:
                 raise CorruptionError("inline payload runs past its segment")
             inline = bytes(view[start:offset]) if inline_len else None
-            yield Entry(record, seq, received_at, pdig, prev, source, kind, key, inline, agent)
+            yield Entry(
+                record, seq, received_at, pdig, prev, source, kind, key, inline, agent, origin
+            )
     except (struct.error, UnicodeDecodeError) as exc:
         raise CorruptionError(f"unreadable entry at byte {offset}: {exc}") from None
 

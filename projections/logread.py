@@ -22,6 +22,7 @@ import lmdb
 from journal import digest as _digest
 from journal import wire
 from journal.errors import CorruptionError, StoreError
+from journal.packing import unpack as _unpack
 from journal.records import Record
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ _VERSION = wire.RECORD_VERSION
 _VERSION_AGENT = wire.RECORD_VERSION_AGENT
 _AGENT = wire.AGENT_TAIL
 _AGENT_SIZE = wire.AGENT_TAIL.size
+_VERSION_ORIGIN = wire.RECORD_VERSION_ORIGIN
+_ORIGIN = wire.ORIGIN_TAIL
+_ORIGIN_SIZE = wire.ORIGIN_TAIL.size
 _SHARED_CACHE = 4096  # payloads stored once and referenced again (identical Stop events)
 #: A scan longer than this hashes with OpenSSL (~3x faster per record, ~5 ms to import,
 #: which a query that folds in a few new records should not pay).
@@ -90,17 +94,23 @@ class LogScan:
                 if not _seek(cur, after + 1):
                     return
                 for value in cur.iternext(keys=False):
+                    if value[0] >= 0x80:  # a packed segment (journal.packing)
+                        value = _unpack(value)
                     offset, end = 0, len(value)
                     while offset < end:
                         version, seq, received_at, pdig, prev, ls, lk, lkey = unpack_head(
                             value, offset
                         )
                         agent: tuple[int, int, bytes] | None = None
+                        origin: tuple[bytes, int] | None = None
                         if version == _VERSION:
                             names_at = offset + _HEAD_SIZE
                         elif version == _VERSION_AGENT:
                             agent = _AGENT.unpack_from(value, offset + _HEAD_SIZE)
                             names_at = offset + _HEAD_SIZE + _AGENT_SIZE
+                        elif version == _VERSION_ORIGIN:
+                            origin = _ORIGIN.unpack_from(value, offset + _HEAD_SIZE)
+                            names_at = offset + _HEAD_SIZE + _ORIGIN_SIZE
                         else:
                             raise CorruptionError(f"unknown record version {version}")
                         stop = names_at + ls + lk + lkey
@@ -125,7 +135,10 @@ class LogScan:
                         if inline_len:
                             payload = value[start:offset]
                         else:
-                            payload = shared.get(pdig) or _shared_payload(journal, txn, pdig, seq)
+                            found = shared.get(pdig) or _shared_payload(journal, txn, pdig, seq)
+                            if found is None:
+                                continue  # erased by journal forget: absent to the views
+                            payload = found
                             if len(shared) >= _SHARED_CACHE:
                                 shared.clear()
                             shared[pdig] = payload
@@ -142,6 +155,8 @@ class LogScan:
                             agent_pid=agent[0] if agent else None,
                             agent_start=agent[1] if agent else None,
                             agent_boot=wire.boot_text(agent[2]) if agent else None,
+                            origin=wire.origin_text(origin[0]) if origin else None,
+                            origin_seq=origin[1] if origin else None,
                         )
         except lmdb.Error as exc:
             raise StoreError(f"reading the journal failed: {exc}") from None
@@ -171,10 +186,17 @@ def _decode_key(raw: bytes) -> str:
         raise CorruptionError(f"unreadable idempotency key: {exc}") from None
 
 
-def _shared_payload(journal: LmdbJournal, txn: lmdb.Transaction, pdig: bytes, seq: int) -> bytes:
-    """The payload of a record whose bytes ride inline with an earlier record."""
+def _shared_payload(
+    journal: LmdbJournal, txn: lmdb.Transaction, pdig: bytes, seq: int
+) -> bytes | None:
+    """The payload of a record whose bytes ride inline with an earlier record.
+
+    None if ``journal forget`` erased it (:mod:`journal.erasure`).
+    """
     holder = txn.get(pdig, db=journal._blobs)
     if holder is None:
+        if txn.get(pdig, db=journal._erased) is not None:
+            return None
         raise CorruptionError(f"seq {seq}: its payload blob is missing")
     inline = journal._entry(txn, wire.seq_of_key(holder)).inline
     if inline is None:

@@ -17,6 +17,9 @@ that was replaced is read again from its start without duplicating unchanged lin
 
 Large backlogs are taken in chunks of about :data:`CHUNK_BYTES`, one short write
 transaction each, so a multi-hundred-MB transcript never holds the write lock long.
+A chunk's lines are laid by :meth:`journal.writer.Writer.append_many`: multi-entry
+segments, packed (:mod:`journal.packing`). ``journal import`` writes the very same
+records through :mod:`journal.agents.bulk`.
 
 Claude Code often writes a turn's last assistant line after ``Stop`` has fired (2
 turns of 3 measured). So the hook also starts a short detached *follow-up*
@@ -243,18 +246,16 @@ def _write(
     kind: bytes,
     received_at: int,
 ) -> tuple[int, int, int]:
-    appended = duplicates = quarantined = 0
+    quarantined = 0
+    good: list[tuple[bytes, bytes, bytes]] = []
     for stored, why, key, extra in prepared:
         if stored is None:
             if extra.strip():  # blank lines are not input
                 w.quarantine(extra, f"transcript line: {why}", source, kind, received_at)
                 quarantined += 1
             continue
-        done = w.append(stored, source, kind, key, received_at, extra)
-        if done.duplicate:
-            duplicates += 1
-        else:
-            appended += 1
+        good.append((stored, extra, key))
+    appended, duplicates = w.append_many(good, source, kind, received_at)
     return appended, duplicates, quarantined
 
 

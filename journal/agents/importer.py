@@ -1,10 +1,11 @@
 """``journal import AGENT PATH...``: backfill the agents' own session files.
 
-Every file is captured with :func:`journal.agents.capture.capture`, the code the hooks
-use at ``Stop`` and ``SessionEnd``: each complete line becomes a record of kind
-``transcript``, a file's cursor and each line's idempotency key make an import safe
-to repeat or to run beside live hooks (nothing is journalled twice, only lines added
-since are taken), and a line the hooks already captured is not taken again.
+Every file is captured as :func:`journal.agents.capture.capture` (the code the hooks
+use at ``Stop`` and ``SessionEnd``) captures it, by :func:`journal.agents.bulk.capture_files`,
+which writes the same records in a few big transactions: each complete line becomes a
+record of kind ``transcript``, a file's cursor and each line's idempotency key make an
+import safe to repeat or to run beside live hooks (nothing is journalled twice, only
+lines added since are taken), and a line the hooks already captured is not taken again.
 
 What is found under a directory, per agent:
 
@@ -40,7 +41,8 @@ from journal import digest as _digest
 from journal import payload as _payload
 from journal.errors import InvalidPayloadError, NotFoundError
 
-from .capture import KIND, CaptureReport, capture
+from .bulk import capture_files
+from .capture import KIND, CaptureReport
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -167,12 +169,16 @@ def import_transcripts(
 ) -> ImportReport:
     """Capture every file in ``files`` into ``journal``; ``progress`` gets bytes read."""
     report = ImportReport()
-    for path in files:
+    documents = {
+        i: _import_document(journal, path, progress)
+        for i, path in enumerate(files)
+        if source == "gemini" and path.endswith(".json")
+    }
+    lines = [path for i, path in enumerate(files) if i not in documents]
+    captured = iter(capture_files(journal, lines, source=source, progress=progress))
+    for i, path in enumerate(files):
         report.sessions.append(session_of(source, path))
-        if source == "gemini" and path.endswith(".json"):
-            report.files.append(_import_document(journal, path, progress))
-        else:
-            report.files.append(capture(journal, path, source=source, progress=progress))
+        report.files.append(documents[i] if i in documents else next(captured))
     return report
 
 

@@ -309,7 +309,7 @@ def test_meta_records_formats_and_versions(lmdb_journal: LmdbJournal) -> None:
     with lmdb_journal._env.begin(db=lmdb_journal._meta) as txn:
         meta = {key.decode(): value.decode() for key, value in txn.cursor()}
     assert meta["format"] == FORMAT == "agent-journal/1"
-    assert meta["payload_format"] == journal_payload.FORMAT == "raw-json/1"
+    assert meta["payload_format"] == journal_payload.FORMAT == "raw-json/2"
     assert meta["digest"] == "sha256"
     assert meta["lmdb_version"] == ".".join(map(str, lmdb.version()))
     assert int(meta["created_at"]) > 0

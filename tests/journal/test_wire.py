@@ -103,16 +103,19 @@ def test_truncated_segment_is_corrupt(
 def test_unknown_record_version_is_corrupt(
     entry: tuple[tuple[int, int, bytes, bytes, str, str, str], bytes], version: int
 ) -> None:
-    """A record whose version byte is not 1 or 2 raises CorruptionError naming the version."""
+    """A record whose version byte is not 1, 2 or 3 raises CorruptionError naming it."""
     segment = encode_entry(*entry)
     garbled = bytes([version]) + segment[1:]
     if version == wire.RECORD_VERSION:
         assert len(list(wire.iter_segment(garbled))) == 1
-    elif version == wire.RECORD_VERSION_AGENT:
-        try:  # version 1 bytes read as version 2: some other entry, or corrupt
+    elif version in (wire.RECORD_VERSION_AGENT, wire.RECORD_VERSION_ORIGIN):
+        try:  # version 1 bytes read as version 2 or 3: some other entry, or corrupt
             list(wire.iter_segment(garbled))
         except CorruptionError:
             pass
+    elif version >= 0x80:  # the mark of a packed segment (journal.packing): not one here
+        with pytest.raises(CorruptionError):
+            list(wire.iter_segment(garbled))
     else:
         with pytest.raises(CorruptionError, match=f"unknown record version {version}"):
             list(wire.iter_segment(garbled))
@@ -269,3 +272,90 @@ def test_boot_text_is_the_kernels_spelling() -> None:
     """A boot id renders as /proc/sys/kernel/random/boot_id does: UUID text."""
     boot = bytes.fromhex("37617def08b74ab0a1a0d3e1e6086ea1")
     assert wire.boot_text(boot) == "37617def-08b7-4ab0-a1a0-d3e1e6086ea1"
+
+
+# -- record version 3: the origin of a pulled record ------------------------------------
+
+_origins = st.tuples(st.binary(min_size=16, max_size=16), st.integers(1, 2**64 - 1))
+
+
+def test_origin_record_layout_is_fixed() -> None:
+    """Version 3 is version 1's fixed part, then the 16-byte origin id, u64 origin seq, names."""
+    pdig, prev, origin = bytes(range(32)), bytes(range(32, 64)), bytes(range(100, 116))
+    v1 = wire.encode_record(7, 9, pdig, prev, b"codex", b"Stop", b"k")
+    v3 = wire.encode_record(7, 9, pdig, prev, b"codex", b"Stop", b"k", None, (origin, 41))
+    fixed = wire.RECORD_HEAD.size
+    assert v3 == b"\x03" + v1[1:fixed] + origin + (41).to_bytes(8, "big") + b"codexStopk"
+    assert len(v3) == len(v1) + wire.ORIGIN_TAIL.size == len(v1) + 24
+
+
+@given(
+    items=st.lists(
+        st.tuples(entries(), st.sampled_from(["v1", "v2", "v3"]), _agents, _origins),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_segments_mixing_all_three_versions_round_trip(
+    items: list[
+        tuple[
+            tuple[tuple[int, int, bytes, bytes, str, str, str], bytes],
+            str,
+            tuple[int, int, bytes],
+            tuple[bytes, int],
+        ]
+    ],
+) -> None:
+    """Versions 1, 2 and 3 in one segment decode in order; each reads only its own tail
+    (the upcaster: versions 1 and 2 have no origin, 1 and 3 no agent process)."""
+    parts, expected = [], []
+    for (fields, inline), version, agent, origin in items:
+        seq, received_at, pdig, prev, source, kind, key = fields
+        use_agent = agent if version == "v2" else None
+        use_origin = origin if version == "v3" else None
+        record = wire.encode_record(
+            seq,
+            received_at,
+            pdig,
+            prev,
+            source.encode(),
+            kind.encode(),
+            key.encode(),
+            use_agent,
+            use_origin,
+        )
+        parts.append(record + wire.encode_inline(inline))
+        expected.append((record, use_agent, use_origin, source, kind, key or None))
+    decoded = list(wire.iter_segment(b"".join(parts)))
+    assert [(e.record, e.agent, e.origin, e.source, e.kind, e.key) for e in decoded] == expected
+
+
+@pytest.mark.parametrize(
+    ("origin", "message"),
+    [
+        ((bytes(15), 1), "origin id"),
+        ((bytes(16), 0), "origin seq"),
+        ((bytes(16), 2**64), "origin seq"),
+        (("0" * 16, 1), "origin id"),
+        ((bytes(16),), "must be"),
+    ],
+    ids=["short-id", "seq-zero", "seq-too-big", "text-id", "not-a-pair"],
+)
+def test_malformed_origins_are_refused(origin: object, message: str) -> None:
+    """check_origin refuses what the version 3 layout cannot hold, with a UsageError."""
+    with pytest.raises(UsageError, match=message):
+        wire.check_origin(origin)  # type: ignore[arg-type]
+
+
+def test_a_record_names_an_agent_or_an_origin_not_both() -> None:
+    """encode_record refuses a record with both tails: a pulled record has no local agent."""
+    with pytest.raises(UsageError, match="not both"):
+        wire.encode_record(
+            1, 1, bytes(32), bytes(32), b"s", b"k", b"", (1, 1, bytes(16)), (bytes(16), 1)
+        )
+
+
+def test_origin_text_is_uuid_text() -> None:
+    """An origin id renders as the UUID text ``journal origin`` prints."""
+    raw = bytes.fromhex("7c53f00acb68480fbf208b9997c8f8df")
+    assert wire.origin_text(raw) == "7c53f00a-cb68-480f-bf20-8b9997c8f8df"
