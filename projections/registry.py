@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from journal.errors import UsageError
 
+from .changesets import ChangesetsView
 from .costs import CostsView
 from .links import LinksView
 from .runs import RunsView
@@ -18,7 +19,7 @@ from .view import View
 
 __all__ = ["VIEWS", "by_name", "names"]
 
-VIEWS: tuple[View, ...] = (RunsView(), StepsView(), CostsView(), LinksView())
+VIEWS: tuple[View, ...] = (RunsView(), StepsView(), CostsView(), LinksView(), ChangesetsView())
 
 
 def names() -> list[str]:

@@ -16,8 +16,6 @@ Gemini chunks and Cursor events; then records are repeated, dropped and swapped.
 from __future__ import annotations
 
 import datetime
-import os
-import tempfile
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +41,7 @@ from tests.projections.costlines import (
     opencode_part,
 )
 from tests.projections.strategies import LogEvent, fold, logs, records_of
+from tests.projections.viewchecks import catch_up_in_splits, fold_in_batches
 
 Draw = Any
 Chunk = list[tuple[str, str, dict[str, Any]]]  # (source, kind, payload) written together
@@ -229,14 +228,7 @@ _LARGE = settings(suppress_health_check=[HealthCheck.large_base_example, HealthC
 @given(usage_logs(), st.lists(st.integers(0, 40), max_size=6))
 def test_a_costs_fold_in_any_batches_with_restarts_equals_one_fold(events, cuts):
     """Folding in batches, with new view objects and a reloaded state between, changes nothing."""
-    records = records_of(events)
-    whole = fold(records, _view())
-    state, at = MemoryState(), 0
-    for cut in [*cuts, len(records)]:
-        state = reloaded(state)
-        fold(records[at : at + cut], CostsView(), state)
-        at += cut
-    assert state.data == whole.data
+    fold_in_batches(records_of(events), cuts, _view)
 
 
 @settings(max_examples=20)
@@ -247,29 +239,7 @@ def test_a_costs_fold_in_any_batches_with_restarts_equals_one_fold(events, cuts)
 )
 def test_costs_catch_up_in_random_splits_equals_a_rebuild(events, plan, batch):
     """Invariants 7 and 8 for the costs view: interrupted catch-ups end where a rebuild does."""
-    from projections.engine import Views
-
-    with tempfile.TemporaryDirectory() as tmp, LmdbJournal(os.path.join(tmp, "home")) as journal:
-        views = Views(journal, [_view()], batch=batch)
-        try:
-            appended = 0
-            for grow, limit in plan:
-                append(journal, events[appended : appended + grow])
-                appended += grow
-                views.catch_up(limit=limit)
-                checkpoint = views.checkpoint("costs")
-                assert checkpoint <= journal.head()
-                expected = fold(list(journal.read())[:checkpoint], _view()).data
-                assert views.dump("costs") == expected
-                views.close()
-                views = Views(journal, [_view()], batch=batch)
-            append(journal, events[appended:])
-            views.catch_up()
-            caught_up = views.dump("costs")
-            views.rebuild()
-            assert views.dump("costs") == caught_up
-        finally:
-            views.close()
+    catch_up_in_splits(events, plan, batch, _view)
 
 
 def _responses(state: MemoryState) -> list[Any]:

@@ -63,7 +63,7 @@ def conversations(draw: Any) -> list[LogEvent]:
 @settings(max_examples=60)
 @given(conversations(), st.lists(st.integers(0, 40), max_size=6))
 def test_a_links_fold_in_any_batches_with_restarts_equals_one_fold(events, cuts):
-    fold_in_batches(events, cuts, LinksView)
+    fold_in_batches(records_of(events), cuts, LinksView)
 
 
 @settings(max_examples=20)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from journal import payload as journal_payload
 from journal.store import LmdbJournal
 from journal.writer import Writer
+from projections.changesets import ChangesetsView
 from projections.engine import Views
 from projections.runs import RunsView
 from projections.state import MemoryState
@@ -26,12 +27,12 @@ from projections.steps import StepsView
 from projections.view import View
 from tests.projections.strategies import LogEvent, fold, logs, records_of
 
-NAMES = ("runs", "steps")
+NAMES = ("runs", "steps", "changesets")
 
 
 def fresh_views() -> list[View]:
     """New view objects, as a new process would have: no decoded-row memo carried over."""
-    return [RunsView(), StepsView()]
+    return [RunsView(), StepsView(), ChangesetsView()]
 
 
 def reloaded(state: MemoryState) -> MemoryState:
@@ -45,7 +46,7 @@ def reloaded(state: MemoryState) -> MemoryState:
 def test_a_fold_in_any_batches_with_restarts_equals_one_fold(events: list[LogEvent], cuts):
     """Folding in batches, with new view objects and a reloaded state between, changes nothing."""
     records = records_of(events)
-    for make in (RunsView, StepsView):
+    for make in (RunsView, StepsView, ChangesetsView):
         whole = fold(records, make())
         state, at = MemoryState(), 0
         for cut in [*cuts, len(records)]:

@@ -11,20 +11,22 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from typing import Any
 
+from journal.records import Record
 from journal.store import LmdbJournal
 from projections.engine import Views
 from projections.state import MemoryState
 from projections.view import View
-from tests.projections.strategies import LogEvent, fold, records_of
+from tests.projections.strategies import fold
 from tests.projections.test_rebuild_equals_catchup import append, reloaded
 
 __all__ = ["catch_up_in_splits", "fold_in_batches"]
 
 
-def fold_in_batches(events: list[LogEvent], cuts: Sequence[int], make: Callable[[], View]) -> None:
-    """Folding in batches, with new view objects and a reloaded state between, changes nothing."""
-    records = records_of(events)
+def fold_in_batches(records: list[Record], cuts: Sequence[int], make: Callable[[], View]) -> None:
+    """Folding ``records`` in batches, with new view objects and a reloaded state
+    between, changes nothing."""
     whole = fold(records, make())
     state, at = MemoryState(), 0
     for cut in [*cuts, len(records)]:
@@ -35,18 +37,25 @@ def fold_in_batches(events: list[LogEvent], cuts: Sequence[int], make: Callable[
 
 
 def catch_up_in_splits(
-    events: list[LogEvent],
-    plan: Sequence[tuple[int, int]],
+    events: Sequence[Any],
+    plan: Sequence[tuple[int, int] | tuple[int, int, bool]],
     batch: int,
     make: Callable[[], View],
+    append: Callable[[LmdbJournal, Any], None] = append,
 ) -> None:
-    """Interrupted catch-ups of a growing log end where a rebuild does (invariants 7, 8)."""
+    """Interrupted catch-ups of a growing log end where a rebuild does (invariants 7, 8).
+
+    Each step of ``plan`` appends ``grow`` more of ``events`` (with ``append``),
+    catches up at most ``limit`` records, checks invariant 7, and restarts the engine
+    with new view objects unless its third item is False.
+    """
     name = make().name
     with tempfile.TemporaryDirectory() as tmp, LmdbJournal(os.path.join(tmp, "home")) as journal:
         views = Views(journal, [make()], batch=batch)
         try:
             appended = 0
-            for grow, limit in plan:
+            for step in plan:
+                grow, limit = step[0], step[1]
                 append(journal, events[appended : appended + grow])
                 appended += grow
                 views.catch_up(limit=limit)
@@ -54,8 +63,9 @@ def catch_up_in_splits(
                 assert checkpoint <= journal.head()
                 expected = fold(list(journal.read())[:checkpoint], make()).data
                 assert views.dump(name) == expected
-                views.close()
-                views = Views(journal, [make()], batch=batch)
+                if len(step) < 3 or step[2]:
+                    views.close()
+                    views = Views(journal, [make()], batch=batch)
             append(journal, events[appended:])
             views.catch_up()
             caught_up = views.dump(name)
