@@ -1,4 +1,5 @@
-"""The links commands: ``links RUN`` shows the conversation a run belongs to.
+"""The links commands: ``links RUN`` shows the conversation a run belongs to, and
+``trace [COMMIT]`` which sessions wrote which lines of a commit (Agent Trace).
 
 Thin like the rest of the CLI: :mod:`projections.linkqueries` catches the views up
 and walks the links; this module renders the answer for people or as JSON.
@@ -6,6 +7,7 @@ and walks the links; this module renders the answer for people or as JSON.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING
 
@@ -18,7 +20,7 @@ from .common import Context, echo_json, fail, time_text
 if TYPE_CHECKING:
     from projections.linkqueries import Conversation
 
-__all__ = ["LINK_COMMANDS", "links", "render_links"]
+__all__ = ["LINK_COMMANDS", "links", "render_links", "trace"]
 
 
 def render_links(found: Conversation) -> list[str]:
@@ -64,4 +66,32 @@ def links(obj: Context, ident: str, as_json: bool) -> None:
         click.echo("\n".join(render_links(found)))
 
 
-LINK_COMMANDS = (links,)
+@click.command()
+@click.argument("rev", metavar="[COMMIT]", required=False, default="HEAD")
+@click.option("--repo", default=".", type=click.Path(file_okay=False), help="The git repository.")
+@click.option("--range", "spec", default=None, metavar="A..B", help="One record per commit.")
+@click.pass_obj
+def trace(obj: Context, rev: str, repo: str, spec: str | None) -> None:
+    """Print the Agent Trace v0.1.0 record of COMMIT (default HEAD): which sessions
+    wrote which of its lines.
+
+    With --range A..B, one record per commit of the range, oldest first, as JSON
+    Lines. The output is JSON only; it is the same for the same commit and journal
+    except each record's id and timestamp.
+    """
+    from journal import __version__
+    from projections import gitcommit, tracequeries
+
+    try:
+        revs = gitcommit.revisions(repo, spec) if spec is not None else [rev]
+        found = tracequeries.traces(obj.journal(), repo, revs, version=__version__)
+    except JournalError as exc:
+        raise fail(exc) from None
+    if spec is None:
+        click.echo(json.dumps(found[0], indent=2, ensure_ascii=False))
+    else:
+        for record in found:
+            click.echo(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+
+
+LINK_COMMANDS = (links, trace)
