@@ -16,6 +16,7 @@ from journal.errors import AmbiguousPrefixError, UsageError
 
 from .costreport import (
     BY,
+    UNKNOWN_ORIGIN,
     Report,
     git_root,
     parent_of,
@@ -31,13 +32,47 @@ from .pricing import PriceFile, load_price_file, price_file_path
 if TYPE_CHECKING:
     from journal.store import LmdbJournal
 
-    from .view import State
+    from .engine import Views
+    from .view import State, View
 
 __all__ = ["costs", "resolve_run", "run_costs"]
 
 
+_VIEW: list[View] = []
+
+
+def _views(journal: LmdbJournal, *, runs: bool = False) -> Views:
+    """The views engine over the costs view (one instance per process, so its price
+    cache lasts), and the runs view when asked: a costs query neither imports nor
+    opens the other views."""
+    from .engine import Views
+
+    if not _VIEW:
+        from .costs import CostsView
+
+        _VIEW.append(CostsView())
+    if not runs:
+        return Views(journal, _VIEW)
+    from .runs import RunsView
+
+    return Views(journal, [*_VIEW, RunsView()])
+
+
 def _prices_for(journal: LmdbJournal, path: str | None) -> PriceFile:
     return load_price_file(path if path is not None else price_file_path(journal.home))
+
+
+def _origins(runs: State) -> Callable[[str], str]:
+    """``run id -> origin`` from the runs view (this journal's own id for its runs)."""
+    from .runs import list_runs
+
+    found = {one.run_id: one.origin for one in list_runs(runs, now=0)}
+    local = getattr(runs, "origin", None) or UNKNOWN_ORIGIN
+
+    def origin_of(run_id: str) -> str:
+        return found.get(run_id) or local
+
+    return origin_of
 
 
 def costs(
@@ -62,11 +97,12 @@ def costs(
     prices = _prices_for(journal, price_file)
     if by not in BY:
         raise UsageError(f"--by must be one of {', '.join(BY)}, not {by!r}")
-    from .engine import Views
-
-    with Views(journal) as views:
-        views.catch_up(["costs"])
-        with views.reading("costs") as state:
+    names = ["costs", "runs"] if by == "origin" else ["costs"]
+    with _views(journal, runs=by == "origin") as views:
+        views.catch_up(names)
+        with views.reading_many(names) as states:
+            state = states["costs"]
+            origin_of = _origins(states["runs"]) if by == "origin" else None
             out = report(
                 state,
                 by=by,
@@ -77,6 +113,7 @@ def costs(
                 breakdown=breakdown,
                 prices=prices,
                 project_of=project_of,
+                origin_of=origin_of,
             )
     out.meta["since"] = first.isoformat() if first else None
     out.meta["until"] = last.isoformat() if last else None
@@ -85,7 +122,7 @@ def costs(
 
 
 def resolve_run(state: State, ident: str) -> tuple[str, list[str]]:
-    """The run ``ident`` names in the costs view, and its child runs.
+    """The run ``ident`` names in the costs view, and its child runs (all descendants).
 
     An exact run id wins, then a session id, then a unique prefix of either (a
     session's run wins over its subagents'). A name the view does not know is taken
@@ -107,29 +144,38 @@ def resolve_run(state: State, ident: str) -> tuple[str, list[str]]:
             raise AmbiguousPrefixError(f"{ident!r} matches {len(found)} runs: {shown}")
         if found:
             ident = found[0]
-    children = sorted(run for run in infos if run != ident and parent_of(run, infos) == ident)
-    return ident, children
+    # Every descendant: an OpenCode child session may have child sessions of its own.
+    children: list[str] = []
+    below, seen = [ident], {ident}
+    while below:
+        parent = below.pop()
+        for run in sorted(infos):
+            if run not in seen and parent_of(run, infos) == parent:
+                seen.add(run)
+                children.append(run)
+                below.append(run)
+    return ident, sorted(children)
 
 
 def run_costs(journal: LmdbJournal, run: str, *, price_file: str | None = None) -> dict[str, Any]:
     """The costs of one run: a run id (as ``journal run`` resolves it), a session id,
     or a unique prefix of either (:func:`resolve_run`).
 
-    Returns a dict: ``run_id``; ``totals`` (the run's own responses) and
-    ``with_children`` (its child runs' too), both shaped like a ``costs --json`` row;
-    ``steps`` (one item per tool call, with ``step_id``: the response that issued it,
-    divided among the calls it issued); ``unattributed`` (the responses that issued no
-    call: ``totals`` is the steps plus this); ``children`` (each child run's own
-    totals, with ``run_id``).
+    Returns a dict (what ``journal run`` shows, and its ``--json`` embeds as
+    ``costs``): ``run_id``; ``totals`` (the run's own responses) and ``with_children``
+    (its child runs' too, all descendants), both shaped like a ``costs --json`` row;
+    ``models`` (``with_children`` per model, most expensive first, each with
+    ``model``); ``steps`` (one item per tool call, with ``step_id``: the response that
+    issued it, divided among the calls it issued); ``unattributed`` (the responses that
+    issued no call: ``totals`` is the steps plus this); ``children`` (each child run's
+    own totals, with ``run_id`` and ``parent_run_id``).
 
     Raises:
         AmbiguousPrefixError: ``run`` is a prefix of several runs.
         UsageError: the price file is malformed.
     """
-    from .engine import Views
-
     prices = _prices_for(journal, price_file)
-    with Views(journal) as views:
+    with _views(journal) as views:
         views.catch_up(["costs"])
         with views.reading("costs") as state:
             run_id, children = resolve_run(state, run)

@@ -23,14 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 from journal.errors import UsageError
 
-from .costs import AGG, BUCKET, BUCKET_NS, SOURCES, RunInfo, decode_response, decode_run, split
-from .pricing import FIELDS, PICO, PriceFile, Rates
+from .costgroups import BY, Filter, Group, Report, parse_day, summarises, summary, timezone
+from .costkeys import AGG, BUCKET, BUCKET_NS, split
+from .costs import RunInfo, decode_response, decode_run
+from .pricing import PriceFile, Rates
 
 if TYPE_CHECKING:
     from .view import State
 
 __all__ = [
     "BY",
+    "UNKNOWN_ORIGIN",
     "Group",
     "Report",
     "git_root",
@@ -44,38 +47,7 @@ __all__ = [
     "timezone",
 ]
 
-BY = ("run", "session", "model", "day", "project", "step")
 UNKNOWN_PROJECT = "(unknown)"
-
-
-def timezone(name: str | None) -> datetime.tzinfo:
-    """The zone for day boundaries: an IANA name, ``UTC`` (default) or ``local``."""
-    if not name or name.upper() == "UTC":
-        return datetime.UTC
-    if name == "local":
-        local = datetime.datetime.now().astimezone().tzinfo
-        return local or datetime.UTC
-    import zoneinfo
-
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise UsageError(
-            f"unknown time zone {name!r} (use an IANA name, e.g. Europe/Paris)"
-        ) from None
-
-
-def parse_day(text: str | None, what: str) -> datetime.date | None:
-    """``YYYY-MM-DD`` or ``YYYYMMDD`` as a date (None stays None)."""
-    if text is None:
-        return None
-    raw = text.strip()
-    if len(raw) == 8 and raw.isdigit():
-        raw = f"{raw[:4]}-{raw[4:6]}-{raw[6:]}"
-    try:
-        return datetime.date.fromisoformat(raw)
-    except ValueError:
-        raise UsageError(f"{what}: expected YYYY-MM-DD, not {text!r}") from None
 
 
 def git_root(cwd: str) -> str:
@@ -88,94 +60,6 @@ def git_root(cwd: str) -> str:
         if parent == path:
             return cwd
         path = parent
-
-
-class Group:
-    """The sums of one group of aggregates (a row, or the totals)."""
-
-    __slots__ = (
-        "models",
-        "pico",
-        "priced",
-        "responses",
-        "sources",
-        "tokens",
-        "unknown",
-        "unpriced",
-    )
-
-    def __init__(self) -> None:
-        self.tokens = [0] * 6
-        self.pico = 0
-        self.priced = False
-        self.responses = 0
-        self.unknown = 0
-        self.sources: set[str] = set()
-        self.unpriced: set[str] = set()
-        self.models: dict[str, Group] | None = None
-
-    def add(self, values: tuple[int, ...], src: str, model: str, pico: int) -> None:
-        """Add one aggregate (``values`` as :data:`~projections.costs.AGG` holds them)."""
-        tokens = self.tokens
-        for i in range(6):
-            tokens[i] += values[i + 1]
-        self.responses += values[0]
-        self.unknown += values[8]
-        self.sources.add(src)
-        if src in ("c", "p"):
-            self.pico += pico
-            self.priced = True
-        elif values[0] or any(values[1:7]):
-            self.unpriced.add(model or "(no model)")
-
-    def merge(self, other: Group) -> None:
-        """Add another group's sums (not its model breakdown)."""
-        for i in range(6):
-            self.tokens[i] += other.tokens[i]
-        self.pico += other.pico
-        self.priced |= other.priced
-        self.responses += other.responses
-        self.unknown += other.unknown
-        self.sources |= other.sources
-        self.unpriced |= other.unpriced
-
-    def cost_source(self) -> str:
-        names = {SOURCES[s] for s in self.sources}
-        return names.pop() if len(names) == 1 else ("mixed" if names else "computed")
-
-    def to_dict(self, key: str | None = None) -> dict[str, Any]:
-        """The JSON shape of a row (with ``key``) or of the totals."""
-        out: dict[str, Any] = {} if key is None else {"key": key}
-        only_unknown = self.responses == 0 and self.unknown > 0
-        for name, value in zip(FIELDS, self.tokens, strict=True):
-            out[name] = None if only_unknown else value
-        empty = not self.sources  # nothing at all (an empty report's totals): $0, not unknown
-        out["cost_usd"] = self.pico / PICO if self.priced or empty else None
-        out["cost_source"] = self.cost_source()
-        out["responses"] = self.responses
-        out["unpriced_models"] = sorted(self.unpriced)
-        out["tokens_unknown_runs"] = self.unknown
-        if self.models is not None:
-            out["models"] = [
-                {"model": name, **group.to_dict()}
-                for name, group in sorted(self.models.items(), key=lambda kv: -kv[1].pico)
-            ]
-        return out
-
-
-class Report:
-    """A costs report: its rows in order and the totals."""
-
-    def __init__(self, by: str, rows: list[tuple[str, Group, dict[str, Any]]], totals: Group):
-        self.by = by
-        self.rows = rows
-        self.totals = totals
-        self.meta: dict[str, Any] = {}
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON of ``costs --json`` (DESIGN §5): ``by``, ``rows``, ``totals``, and more."""
-        rows = [{**group.to_dict(key), **extra} for key, group, extra in self.rows]
-        return {"by": self.by, "rows": rows, "totals": self.totals.to_dict(), **self.meta}
 
 
 def session_of(run: str) -> str:
@@ -196,39 +80,8 @@ def run_infos(state: State) -> dict[str, RunInfo]:
     return {k[2:].decode("utf-8", "replace"): decode_run(v) for k, v in state.scan(b"w:")}
 
 
-class _Filter:
-    """Which buckets and runs a report covers; bucket → local day, cached."""
-
-    def __init__(
-        self,
-        tz: datetime.tzinfo,
-        since: datetime.date | None,
-        until: datetime.date | None,
-        source: str | None,
-    ) -> None:
-        self.tz, self.since, self.until, self.source = tz, since, until, source
-        self._days: dict[int, datetime.date] = {}
-
-    def day(self, bucket: int) -> datetime.date:
-        found = self._days.get(bucket)
-        if found is None:
-            stamp = datetime.datetime.fromtimestamp(bucket * (BUCKET_NS // 10**9), tz=self.tz)
-            found = self._days[bucket] = stamp.date()
-        return found
-
-    def keeps(self, bucket: int, run: str) -> bool:
-        if self.source is not None and not run.startswith(self.source + "/"):
-            return False
-        if self.since is None and self.until is None:
-            return True
-        day = self.day(bucket)
-        return (self.since is None or day >= self.since) and (
-            self.until is None or day <= self.until
-        )
-
-
 def _aggregates(
-    state: State, where: _Filter, prices: PriceFile
+    state: State, where: Filter, prices: PriceFile
 ) -> Iterable[tuple[int, str, str, str, tuple[int, ...], int]]:
     """Yield (bucket, run, model, source letter, values, picodollars) of kept aggregates."""
     unpack, bucket_of = AGG.unpack, BUCKET.unpack_from
@@ -262,8 +115,10 @@ def report(
     breakdown: bool = False,
     prices: PriceFile | None = None,
     project_of: Callable[[str], str] = git_root,
+    origin_of: Callable[[str], str] | None = None,
 ) -> Report:
-    """Group the costs view's aggregates ``by`` one of :data:`BY`.
+    """Group the costs view's aggregates ``by`` one of :data:`BY`; ``by="origin"``
+    groups runs by ``origin_of(run_id)`` (the journal each run was first appended to).
 
     Raises:
         UsageError: ``by`` is not one of :data:`BY`.
@@ -271,7 +126,9 @@ def report(
     if by not in BY:
         raise UsageError(f"--by must be one of {', '.join(BY)}, not {by!r}")
     prices = prices or PriceFile(None, {})
-    where = _Filter(tz, since, until, source)
+    where = Filter(tz, since, until, source)
+    if summarises(by, where):
+        return summary(state, by, where, prices, breakdown=breakdown)
     if by == "step":
         return _steps(state, where, prices, breakdown)
     infos = run_infos(state) if by in ("project", "run") else {}
@@ -288,6 +145,8 @@ def report(
             key = model or "(no model)"
         elif by == "day":
             key = where.day(bucket).isoformat()
+        elif by == "origin":
+            key = origin_of(run) if origin_of is not None else UNKNOWN_ORIGIN
         else:
             key = _project(run, infos, projects, project_of)
         group = groups.get(key)
@@ -310,14 +169,19 @@ def report(
     if by == "run":
         order = _parents_first(order, infos)
     rows: list[tuple[str, Group, dict[str, Any]]] = []
+    children = _children_of(groups, infos) if by == "run" else {}
     for key in order:
         extra: dict[str, Any] = {}
         if by == "run":
-            extra = _run_extra(key, groups, infos)
+            extra = _run_extra(key, groups, infos, children.get(key, []))
         rows.append((key, groups[key], extra))
     out = Report(by, rows, totals)
     out.meta = {"tz": str(tz), "price_file": prices.path}
     return out
+
+
+#: The origin key of runs whose journal is not known (a journal without an origin yet).
+UNKNOWN_ORIGIN = "(this journal)"
 
 
 def _project(
@@ -365,10 +229,20 @@ def _parents_first(order: list[str], infos: dict[str, RunInfo]) -> list[str]:
     return out if len(out) == len(order) else order
 
 
-def _run_extra(run: str, groups: dict[str, Group], infos: dict[str, RunInfo]) -> dict[str, Any]:
-    parent = parent_of(run, infos)
-    extra: dict[str, Any] = {"parent_run_id": parent}
-    children = [key for key in groups if key != run and parent_of(key, infos) == run]
+def _children_of(groups: dict[str, Group], infos: dict[str, RunInfo]) -> dict[str, list[str]]:
+    """Each run's child runs among ``groups``, found in one pass."""
+    out: dict[str, list[str]] = {}
+    for key in groups:
+        parent = parent_of(key, infos)
+        if parent is not None and parent != key:
+            out.setdefault(parent, []).append(key)
+    return out
+
+
+def _run_extra(
+    run: str, groups: dict[str, Group], infos: dict[str, RunInfo], children: list[str]
+) -> dict[str, Any]:
+    extra: dict[str, Any] = {"parent_run_id": parent_of(run, infos)}
     if children:
         whole = Group()
         whole.merge(groups[run])
@@ -380,7 +254,7 @@ def _run_extra(run: str, groups: dict[str, Group], infos: dict[str, RunInfo]) ->
 
 
 def _step_groups(
-    state: State, where: _Filter, prices: PriceFile, runs: set[str] | None = None
+    state: State, where: Filter, prices: PriceFile, runs: set[str] | None = None
 ) -> tuple[dict[str, Group], dict[str, str]]:
     """Each step's share of the responses that issued it; the step ids' runs."""
     steps: dict[str, Group] = {}
@@ -413,7 +287,7 @@ def _step_groups(
     return steps, run_of
 
 
-def _steps(state: State, where: _Filter, prices: PriceFile, breakdown: bool) -> Report:
+def _steps(state: State, where: Filter, prices: PriceFile, breakdown: bool) -> Report:
     """Rows per step, and per run the remainder no step accounts for (``RUN#-``)."""
     steps, run_of = _step_groups(state, where, prices)
     runs: dict[str, Group] = {}
@@ -459,15 +333,20 @@ def run_report(
     *,
     prices: PriceFile | None = None,
 ) -> dict[str, Any]:
-    """One run's costs: its own total, with its child runs, per step, and the remainder."""
+    """One run's costs: its own total, with its child runs (and per model), per step,
+    and the remainder."""
     prices = prices or PriceFile(None, {})
-    where = _Filter(datetime.UTC, None, None, None)
+    where = Filter(datetime.UTC, None, None, None)
     wanted = {run, *children}
     own: dict[str, Group] = {name: Group() for name in wanted}
+    models: dict[str, Group] = {}
     for _, agg_run, model, src, values, pico in _aggregates(state, where, prices):
         if agg_run in wanted:
             own[agg_run].add(values, src, model, pico)
+            models.setdefault(model or "(no model)", Group()).add(values, src, model, pico)
     steps, run_of = _step_groups(state, where, prices, wanted)
+    infos = run_infos(state) if children else {}
+    parents = {child: parent_of(child, infos) for child in children}
     whole = Group()
     for name in wanted:
         whole.merge(own[name])
@@ -476,7 +355,14 @@ def run_report(
         "run_id": run,
         "totals": own[run].to_dict(),
         "with_children": whole.to_dict(),
+        "models": [
+            {"model": name, **group.to_dict()}
+            for name, group in sorted(models.items(), key=lambda kv: (-kv[1].pico, kv[0]))
+        ],
         "steps": [{"step_id": s, **steps[s].to_dict()} for s in mine],
         "unattributed": remainder(own[run], [steps[s] for s in mine]).to_dict(),
-        "children": [{"run_id": c, **own[c].to_dict()} for c in sorted(children)],
+        "children": [
+            {"run_id": c, "parent_run_id": parents.get(c), **own[c].to_dict()}
+            for c in sorted(children)
+        ],
     }

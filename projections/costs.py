@@ -23,8 +23,12 @@ that run named, the capture chunk it arrived in (every line of one capture share
 State keys (the table with values is in ``docs/reference/views.md``): ``r:KEY`` a
 response; ``m:MESSAGE_ID`` the first non-sidechain response of a Claude message;
 ``a:BUCKET RUN \\0 MODEL \\0 SRC`` the sums per 15-minute UTC bucket, run, model and
-cost source; ``s:RUN \\0 KEY`` the run's responses that issued tool calls; ``w:RUN``
-the run's cwd, parent and whether its tokens are unknown; and for Codex ``x:SOURCE``
+cost source; ``d:DAY SOURCE \\0 MODEL \\0 SRC`` the same per UTC day and agent (what
+``--by day`` and ``--by model`` read); ``s:RUN \\0 KEY`` the run's responses that
+issued tool calls; ``w:RUN`` the run's cwd, parent and whether its tokens are unknown;
+``q:PROVIDER \\0 MODEL`` how long one price of a model holds (``-``: unknown
+model) and ``p:PROVIDER \\0 MODEL \\0 PERIOD`` its rates then, so that folding
+later responses of known models needs no genai-prices; and for Codex ``x:SOURCE``
 (the current capture chunk), ``h:SOURCE`` (the run of the latest hook naming a
 rollout), ``u:TURN_ID`` (a turn's run) and ``k:RUN`` (a run's model, its last
 cumulative total and the tool calls awaiting their response).
@@ -32,15 +36,28 @@ cumulative total and the tool calls awaiting their response).
 
 from __future__ import annotations
 
-import struct
-import zlib
 from typing import TYPE_CHECKING, ClassVar
 
 import msgspec
 
-from .costkeys import UNATTRIBUTED, key_bytes
+from .costkeys import (
+    AGG,
+    AGG_PREFIX,
+    BUCKET,
+    BUCKET_NS,
+    CODE_VERSION,
+    DAY,
+    DAY_NS,
+    DAY_PREFIX,
+    SOURCES,
+    UNATTRIBUTED,
+    key_bytes,
+    source_of,
+    split,
+    view_version,
+)
 from .identity import TRANSCRIPT_KIND, event_of
-from .pricing import PriceBook, Tokens, prices_version
+from .pricing import PriceBook, Rates, Tokens
 from .view import View
 
 if TYPE_CHECKING:
@@ -65,16 +82,6 @@ __all__ = [
     "split",
 ]
 
-#: Bump when the fold or the state layout changes (the price data's version is added).
-CODE_VERSION = 1
-#: Aggregates are kept per 15 minutes of UTC: every real time zone's day starts on one.
-BUCKET_NS = 900 * 10**9
-#: Cost sources, as stored (one letter) and as reported.
-SOURCES = {"c": "computed", "p": "provider", "u": "unpriced", "x": "unpriced"}
-#: An aggregate: responses, the six token fields, picodollars, runs with tokens unknown.
-AGG = struct.Struct(">9q")
-#: The bucket part of an aggregate's key.
-BUCKET = struct.Struct(">I")
 _ZERO: Tokens = (0, 0, 0, 0, 0, 0)
 
 
@@ -107,17 +114,14 @@ class RunInfo(msgspec.Struct, array_like=True, gc=False, tag="projections.cost.r
 _ENCODE = msgspec.msgpack.Encoder().encode
 decode_response = msgspec.msgpack.Decoder(Response).decode
 decode_run = msgspec.msgpack.Decoder(RunInfo).decode
+_decode_bands = msgspec.msgpack.Decoder(
+    list[tuple[int, tuple[int, int, int, int, int, int], int]]
+).decode
 
 
 def _total(tokens: Tokens) -> int:
     """What "largest usage" compares: every billed token (reasoning is inside output)."""
     return tokens[0] + tokens[1] + tokens[2] + tokens[3] + tokens[4]
-
-
-def split(value: int, parts: int) -> list[int]:
-    """``value`` in ``parts`` integer shares that sum to it (the first ones larger)."""
-    share, extra = divmod(value, parts)
-    return [share + (1 if i < extra else 0) for i in range(parts)]
 
 
 def _sum(rows: list[tuple[Tokens, int | None]]) -> tuple[Tokens, int | None]:
@@ -130,13 +134,12 @@ class CostsView(View):
     """Tokens and dollars per response; see the module docstring."""
 
     name: ClassVar[str] = "costs"
-    version: ClassVar[int] = (
-        CODE_VERSION * 1_000_000 + zlib.crc32(prices_version().encode()) % 1_000_000
-    )
+    version: ClassVar[int] = view_version()
     kinds: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, prices: PriceBook | None = None) -> None:
         self.prices = prices or PriceBook()
+        self._decoded: dict[bytes, Rates | None] = {}
         # The decoders are imported on the first record folded: a command that only
         # reads other views (``journal runs``) never pays for them.
         self._usage: ModuleType | None = None
@@ -246,18 +249,44 @@ class CostsView(View):
         elif reported is not None and (reported > 0 or _total(new.tokens) == 0):
             new.src, new.pico = "p", reported
         else:
-            pico = self.prices.cost(record.source, new.provider, new.model, new.time_ns, new.tokens)
-            new.src, new.pico = ("u", 0) if pico is None else ("c", pico)
+            rates = self._rates(state, record.source, new)
+            new.src, new.pico = ("u", 0) if rates is None else ("c", rates.pico(new.tokens))
         if old is not None:
             if old == new:
                 return
             if not priced_as_before:
                 _move(state, old, new)
         else:
-            _add(state, _agg_key(new), 1, new.tokens, new.pico)
+            _add(state, _agg_keys(new), 1, new.tokens, new.pico)
         if new.tool_ids and (old is None or not old.tool_ids):
             state.put(b"s:" + new.run.encode() + b"\x00" + key_bytes(key), b"")
         state.put(b"r:" + key_bytes(key), _ENCODE(new))
+
+    def _rates(self, state: State, source: str, row: Response) -> Rates | None:
+        """The rates ``row`` is priced at, remembered in the state per model and day
+        (``q:``, ``p:``): a catch-up whose new responses are of models and days seen
+        before never imports genai-prices (~0.4 s, and ~1 s to load its data)."""
+        hint = self.prices.hint(source, row.provider)
+        name = key_bytes(f"{hint or ''}\x00{row.model}")
+        timing = state.get(b"q:" + name)
+        if timing is None:
+            found = self.prices.timing(hint, row.model)
+            timing = b"-" if found is None else str(found).encode()
+            state.put(b"q:" + name, timing)
+        if timing == b"-":
+            return None
+        span = int(timing)
+        at = b"p:" + key_bytes(f"{hint or ''}\x00{row.model}\x00{row.time_ns // span}")
+        raw = state.get(at)
+        if raw is None:
+            rates = self.prices.rates(hint, row.model, row.time_ns)
+            raw = b"" if rates is None else _ENCODE(rates.bands)
+            state.put(at, raw)
+        raw = bytes(raw)
+        if raw in self._decoded:
+            return self._decoded[raw]
+        rates = self._decoded[raw] = Rates(_decode_bands(raw)) if raw else None
+        return rates
 
     def _seen(self, state: State) -> Callable[[str], bool]:
         """Whether a response key is counted already, in ``state``."""
@@ -374,47 +403,53 @@ class CostsView(View):
         empty = Response(
             run=ev.run_id, model=model, time_ns=record.received_at, tokens=_ZERO, src="x", pico=0
         )
-        _add(state, _agg_key(empty), 0, _ZERO, 0, unknown=1)
+        _add(state, _agg_keys(empty), 0, _ZERO, 0, unknown=1)
 
 
-def _agg_key(row: Response) -> bytes:
-    bucket = max(row.time_ns, 0) // BUCKET_NS
+def _agg_keys(row: Response) -> tuple[bytes, bytes]:
+    """A response's per-run aggregate key (``a:``) and per-day one (``d:``)."""
+    bucket = min(max(row.time_ns, 0) // BUCKET_NS, 0xFFFFFFFF)
+    tail = b"\x00" + row.model.replace("\x00", "").encode()[:200] + b"\x00" + row.src.encode()
+    run = row.run.encode()
+    day = bucket * BUCKET_NS // DAY_NS
     return (
-        b"a:"
-        + BUCKET.pack(min(bucket, 0xFFFFFFFF))
-        + row.run.encode()
-        + b"\x00"
-        + row.model.replace("\x00", "").encode()[:200]
-        + b"\x00"
-        + row.src.encode()
+        AGG_PREFIX + BUCKET.pack(bucket) + run + tail,
+        DAY_PREFIX + DAY.pack(day) + source_of(row.run).encode() + tail,
     )
 
 
 def _move(state: State, old: Response, new: Response) -> None:
-    """Replace a response's share of the aggregates (one update when its key stays)."""
-    key = _agg_key(new)
-    before = _agg_key(old)
-    if key != before:
+    """Replace a response's share of the aggregates (one update when its keys stay)."""
+    keys = _agg_keys(new)
+    before = _agg_keys(old)
+    if keys != before:
         _add(state, before, -1, old.tokens, -old.pico)
-        _add(state, key, 1, new.tokens, new.pico)
+        _add(state, keys, 1, new.tokens, new.pico)
         return
     delta = tuple(n - o for n, o in zip(new.tokens, old.tokens, strict=True))
-    _add(state, key, 0, delta, new.pico - old.pico)  # type: ignore[arg-type]
+    _add(state, keys, 0, delta, new.pico - old.pico)  # type: ignore[arg-type]
 
 
 def _add(
-    state: State, key: bytes, responses: int, tokens: Tokens, pico: int, *, unknown: int = 0
+    state: State,
+    keys: tuple[bytes, bytes],
+    responses: int,
+    tokens: Tokens,
+    pico: int,
+    *,
+    unknown: int = 0,
 ) -> None:
-    """Add (or with negative counts, remove) one contribution to an aggregate."""
-    raw = state.get(key)
-    values = list(AGG.unpack(raw)) if raw is not None else [0] * 9
-    values[0] += responses
+    """Add (or with negative counts, remove) one contribution to both aggregates."""
     sign = 1 if responses >= 0 else -1
-    for i in range(6):
-        values[i + 1] += sign * tokens[i]
-    values[7] += pico
-    values[8] += unknown
-    if any(values):
-        state.put(key, AGG.pack(*values))
-    elif raw is not None:
-        state.delete(key)
+    for key in keys:
+        raw = state.get(key)
+        values = list(AGG.unpack(raw)) if raw is not None else [0] * 9
+        values[0] += responses
+        for i in range(6):
+            values[i + 1] += sign * tokens[i]
+        values[7] += pico
+        values[8] += unknown
+        if any(values):
+            state.put(key, AGG.pack(*values))
+        elif raw is not None:
+            state.delete(key)

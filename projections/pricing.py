@@ -28,16 +28,17 @@ genai-prices is imported on the first price asked for, never on the hook path.
 
 from __future__ import annotations
 
-import datetime
 import os
 import sys
-from typing import TYPE_CHECKING, Any
 
 from journal.errors import UsageError
 
+# Not ``typing``: it costs a warm ``journal costs`` ~5 ms to import (projections.costfast).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from decimal import Decimal
+    from typing import Any
 
 __all__ = [
     "FIELDS",
@@ -143,18 +144,36 @@ class PriceBook:
         ``provider`` is the genai-prices provider id when the agent names one
         (OpenCode ``providerID``); else the source's usual provider is tried, then any.
         """
-        hint = provider or _PROVIDERS.get(source)
+        hint = self.hint(source, provider)
+        rates = self.rates(hint, model, time_ns)
+        return None if rates is None else rates.pico(tokens)
+
+    @staticmethod
+    def hint(source: str, provider: str | None) -> str | None:
+        """The genai-prices provider to look a model up with: the agent's own, else
+        the source's usual one (None: any)."""
+        return provider or _PROVIDERS.get(source)
+
+    def timing(self, hint: str | None, model: str) -> int | None:
+        """How long one price of ``model`` holds, in ns: a UTC day (genai-prices'
+        start dates), or a minute for the few models priced by time of day; None for a
+        model genai-prices does not know."""
         found = self._model(hint, model)
         if found is None:
             return None
-        info, timed = found[1], found[2]
-        # Prices change by UTC day (genai-prices' start dates), a few by time of day.
-        when = time_ns // 60_000_000_000 if timed else time_ns // _DAY_NS
+        return 60_000_000_000 if found[2] else _DAY_NS
+
+    def rates(self, hint: str | None, model: str, time_ns: int) -> Rates | None:
+        """The model's rates at ``time_ns``; None if unknown or not computable."""
+        found = self._model(hint, model)
+        if found is None:
+            return None
+        when = time_ns // (60_000_000_000 if found[2] else _DAY_NS)
         key = (hint, model, when)
-        rates = self._rates.get(key, _UNSET)
-        if rates is _UNSET:
-            rates = self._rates[key] = self._resolve(info, time_ns)
-        return None if rates is None else rates.pico(tokens)
+        if key in self._rates:
+            return self._rates[key]
+        rates = self._rates[key] = self._resolve(found[1], time_ns)
+        return rates
 
     def _model(self, hint: str | None, model: str) -> tuple[Any, Any, bool] | None:
         key = (hint, model)
@@ -186,6 +205,8 @@ class PriceBook:
 
     def _resolve(self, info: Any, time_ns: int) -> Rates | None:
         """Probe the model's prices on the response's day into integer rates."""
+        import datetime
+
         from genai_prices import Usage
         from genai_prices.types import TieredPrices
 
@@ -212,9 +233,6 @@ class PriceBook:
         except (ValueError, TypeError, ArithmeticError, AttributeError, KeyError):
             return None
         return Rates(bands)  # type: ignore[arg-type]
-
-
-_UNSET: Any = object()
 
 
 def _time_of_day(info: Any) -> bool:

@@ -4,7 +4,9 @@ Kept tiny: it is the process entry for every command, and ``journal/__init__`` l
 nothing eagerly, so commands pay only for what they import. ``journal hook`` never
 reaches click: it is the agents' hook, started once per event (:mod:`journal.agents.hook`),
 and ``journal hook AGENT --stream`` the long-lived process a plugin hands a stream of
-events to (:mod:`journal.agents.stream`).
+events to (:mod:`journal.agents.stream`). A warm ``journal costs`` is answered without
+click either (:mod:`journal.cli.costfast`), with the click command's exact output;
+whatever that cannot answer goes on to click.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def _hook_argv(argv: list[str]) -> tuple[list[str], str | None] | None:
 
 
 def main() -> int:
-    """Dispatch: the hook fast path, else the click CLI."""
+    """Dispatch: the hook fast path, the warm costs read, else the click CLI."""
     hook = _hook_argv(sys.argv[1:])
     if hook is not None:
         # Ctrl-C reaches the agent's whole process group: a hook must finish its event,
@@ -51,6 +53,11 @@ def main() -> int:
             hook_main(args, home)
         # Exit now: an append thread that gave up must not hold the process open.
         os._exit(0)
+    if "costs" in sys.argv[1:4]:
+        from .costfast import main as costs_main
+
+        if costs_main(sys.argv[1:]):
+            return 0
     from .main import main as cli_main
 
     return cli_main()

@@ -327,3 +327,55 @@ def test_costs_reads_the_homes_price_file(log: Log, monkeypatch: pytest.MonkeyPa
     assert costs(log.journal, by="model").to_dict()["totals"]["cost_usd"] == pytest.approx(4.0)
     monkeypatch.setenv("AGENT_JOURNAL_PRICES", "/nonexistent/prices.toml")
     assert costs(log.journal, by="model").to_dict()["totals"]["cost_usd"] is None
+
+
+def _oc_session(session: str, parent: str) -> dict[str, object]:
+    info = {"id": session, "parentID": parent, "directory": "/w/oc"}
+    return {"type": "session.created", "properties": {"sessionID": session, "info": info}}
+
+
+def test_run_costs_rolls_every_descendant_up_and_splits_it_per_model(log: Log):
+    """``journal run``'s costs: the run's own, each child's (grandchildren too), the
+    sum with them, and that sum per model, most expensive first; the model rows and
+    the children add up to the whole, and steps plus the rest to the run's own."""
+    tokens = {"input": 1000, "output": 200, "reasoning": 0, "cache": {"read": 0, "write": 0}}
+    log.add("opencode", opencode_message("ses_top", "m1", tokens=tokens, cost=0.5))
+    log.add("opencode", _oc_session("ses_kid", "ses_top"))
+    log.add("opencode", opencode_message("ses_kid", "m2", tokens=tokens, cost=0.25, model="gpt-5"))
+    log.add("opencode", _oc_session("ses_grandkid", "ses_kid"))
+    log.add("opencode", opencode_message("ses_grandkid", "m3", tokens=tokens, cost=0.125))
+    found = run_costs(log.journal, "ses_top", price_file="/nonexistent/prices.toml")
+    assert found["run_id"] == "opencode/ses_top"
+    assert [(c["run_id"], c["parent_run_id"]) for c in found["children"]] == [
+        ("opencode/ses_grandkid", "opencode/ses_kid"),
+        ("opencode/ses_kid", "opencode/ses_top"),
+    ]
+    assert found["totals"]["cost_usd"] == 0.5
+    assert found["with_children"]["cost_usd"] == 0.875
+    assert found["with_children"]["cost_source"] == "provider"
+    models = [(m["model"], m["cost_usd"], m["input_tokens"]) for m in found["models"]]
+    assert models == [("claude-sonnet-4-5", 0.625, 2000), ("gpt-5", 0.25, 1000)]
+    for field in FIELDS:
+        whole = found["with_children"][field]
+        assert sum(m[field] for m in found["models"]) == whole, field
+        assert found["totals"][field] + sum(c[field] for c in found["children"]) == whole
+        parts = sum(s[field] for s in found["steps"]) + found["unattributed"][field]
+        assert parts == found["totals"][field], field
+
+
+def test_run_costs_of_a_claude_session_names_its_unpriced_model(log: Log):
+    """A session with a subagent and a model no price list knows: its tokens are in the
+    sum and per model, the model is named unpriced, and the priced part keeps its $."""
+    log.lines("claude-code", claude_response("s1", "m1", MEASURED))
+    sub = claude_response("s1", "m2", claude_usage(5, 50), agent="a1", model="claude-mystery-2")
+    log.lines("claude-code", sub)
+    found = run_costs(log.journal, "claude-code/s1", price_file="/nonexistent/prices.toml")
+    whole = found["with_children"]
+    assert whole["unpriced_models"] == ["claude-mystery-2"]
+    assert whole["cost_source"] == "mixed"
+    assert whole["cost_usd"] == pytest.approx(0.0203313, abs=1e-12)
+    by_model = {m["model"]: m for m in found["models"]}
+    assert by_model["claude-mystery-2"]["cost_usd"] is None
+    assert by_model["claude-mystery-2"]["cost_source"] == "unpriced"
+    assert by_model["claude-mystery-2"]["output_tokens"] == 50
+    assert found["models"][0]["model"] == "claude-sonnet-4-5-20250929"
