@@ -65,6 +65,7 @@ MAX_DBS = 126
 BATCH_RECORDS = 20_000
 _META = struct.Struct(">IQQ32s")  # version, checkpoint, newest received_at, record digest
 _ZERO = bytes(32)
+_UNREAD = object()  # the local origin, before it is read
 
 
 class ViewError(JournalError, RuntimeError):
@@ -132,6 +133,7 @@ class Views:
         _home.check_filesystem(self.path)
         self._pid = os.getpid()
         self._verified: dict[int, bytes] = {}
+        self._local: object = _UNREAD
         try:
             self._env = lmdb.open(
                 self.path,
@@ -351,6 +353,7 @@ class Views:
                         self._dbs[view.name],
                         None if meta is None else meta.checkpoint,
                         0 if meta is None else meta.newest,
+                        self._origin(),
                     )
                 yield states
         except lmdb.Error as exc:
@@ -361,6 +364,14 @@ class Views:
         """A read-only state of one view, in one read transaction."""
         with self.reading_many([name]) as states:
             yield states[name]
+
+    def _origin(self) -> str | None:
+        """The journal's own origin id, read once from the log's meta."""
+        if self._local is _UNREAD:
+            from journal.export import local_origin
+
+            self._local = local_origin(self.journal)
+        return self._local  # type: ignore[return-value]
 
     def _current(self, txn: lmdb.Transaction, view: View) -> _Meta | None:
         meta = _unpack(txn.get(_meta_key(view.name), db=self._meta))

@@ -107,6 +107,8 @@ class ReadState:
 
     ``newest_time`` is the newest ``received_at`` among records 1..checkpoint: the
     "now" against which queries measure idleness, so answers depend on the log alone.
+    ``origin`` is the journal's own origin id (DESIGN §2; None where it has none yet):
+    what the records appended here show as their origin.
     """
 
     def __init__(
@@ -115,6 +117,7 @@ class ReadState:
         db: lmdb._Database,
         checkpoint: int | None,
         newest_time: int,
+        origin: str | None = None,
     ) -> None:
         self._txn = txn
         self._db = db
@@ -123,6 +126,7 @@ class ReadState:
         self._empty = checkpoint is None
         self.checkpoint = checkpoint or 0
         self.newest_time = newest_time
+        self.origin = origin
 
     def get(self, key: bytes) -> bytes | None:
         if self._empty:

@@ -9,6 +9,7 @@ place and returns whether anything changed, so unchanged rows are never re-encod
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -27,10 +28,13 @@ __all__ = [
     "HOOK_ACTIONS",
     "PROMPT_KEYS",
     "RunRow",
+    "add_model",
     "agent_facts",
     "bus_facts",
     "decode_row",
     "encode_row",
+    "gemini_chat_line",
+    "gemini_seen",
     "hook_facts",
     "line_facts",
     "rollout_facts",
@@ -135,6 +139,8 @@ class RunRow(msgspec.Struct, array_like=True, gc=False, tag="projections.run.row
     agent_start: int | None = None
     agent_boot: str | None = None
     agent_time: int = 0
+    #: The origin of a run pulled from another journal (None: appended here).
+    origin: str | None = None
 
 
 encode_row = msgspec.msgpack.Encoder().encode
@@ -184,7 +190,7 @@ def agent_facts(row: RunRow, record: Record, when: int) -> bool:
     return True
 
 
-def _add_model(row: RunRow, model: object) -> bool:
+def add_model(row: RunRow, model: object) -> bool:
     name = text(model)
     if name is None or name[0] == "<" or name in row.models or len(row.models) >= _MAX_LIST:
         return False
@@ -220,7 +226,7 @@ def hook_facts(state: State, ev: Event, row: RunRow, run_b: bytes, new: bool) ->
     assert ids is not None
     model, generation = ids.model, ids.generation_id
     if type(model) is str and model and model not in row.models:
-        changed |= _add_model(row, model)
+        changed |= add_model(row, model)
     kind = ev.kind
     action = HOOK_ACTIONS.get(kind)
     if action == _TOOL_START:
@@ -285,7 +291,7 @@ def hook_facts(state: State, ev: Event, row: RunRow, run_b: bytes, new: bool) ->
     elif action == _MODEL:
         request = decode_raw(full.llm_request)
         if request is not None:
-            changed |= _add_model(row, request.model)
+            changed |= add_model(row, request.model)
     elif ev.parent_run_id is not None:
         # Subagent start and stop; a SubagentStop without a subagent id (older Claude
         # Code) has no parent_run_id and ends nothing.
@@ -329,9 +335,9 @@ def bus_facts(state: State, ev: Event, row: RunRow, run_b: bytes) -> bool:
                 changed = True
             model = decode_raw(info.model)
             if model is not None:
-                changed |= _add_model(row, _oc_model(model.providerID, model.modelID))
+                changed |= add_model(row, _oc_model(model.providerID, model.modelID))
         elif info.role == "assistant":
-            changed |= _add_model(row, _oc_model(info.providerID, info.modelID))
+            changed |= add_model(row, _oc_model(info.providerID, info.modelID))
             if row.cwd is None:
                 path = decode_raw(info.path)
                 cwd = text(path.cwd) if path is not None else None
@@ -389,7 +395,7 @@ def line_facts(state: State, ev: Event, row: RunRow, run_b: bytes) -> bool:
     if line.type == "assistant":
         model = message.model
         if type(model) is str and model not in row.models:
-            changed |= _add_model(row, model)
+            changed |= add_model(row, model)
     elif line.type == "user" and _is_prompt(line, message):
         key = text(line.promptId)
         if key is None and not row.observed:
@@ -410,7 +416,7 @@ def rollout_facts(state: State, ev: Event, row: RunRow, run_b: bytes) -> bool:
     if kind == "thread_settings_applied":
         settings = rollout_item(payload.thread_settings)
         if settings is not None:
-            changed |= _add_model(row, settings.model)
+            changed |= add_model(row, settings.model)
     elif kind == "item_completed":
         item = rollout_item(payload.item)
         if item is not None and item.type == "UserMessage":
@@ -418,3 +424,59 @@ def rollout_facts(state: State, ev: Event, row: RunRow, run_b: bytes) -> bool:
             if key is not None or not row.observed:
                 changed |= _prompt(state, run_b, row, key or text(item.id))
     return changed
+
+
+# Gemini CLI's chat lines name their session only in the file's first line: a line
+# without one belongs to the Gemini run whose record came just before it (a capture
+# commits a file's new lines right after the hook event that triggered it, in one
+# transaction). ``g:`` holds that run and the seq of its latest record.
+_GEMINI_LAST = b"g:"
+_SEQ = struct.Struct(">Q")
+
+
+class _GeminiChatLine(msgspec.Struct, gc=False):
+    type: object = None
+    model: object = None
+
+
+_GEMINI_CHAT = msgspec.json.Decoder(_GeminiChatLine).decode
+
+
+def gemini_seen(state: State, run_b: bytes, seq: int) -> None:
+    """Remember that the Gemini record at ``seq`` belongs to ``run_b``."""
+    state.put(_GEMINI_LAST, _SEQ.pack(seq) + run_b)
+
+
+def gemini_chat_line(state: State, record: Record, runs: bytes) -> bytes | None:
+    """Fold a Gemini chat line that names no session: its model, into the run before it.
+
+    Returns the run whose row (under ``runs + run``) changed, else None. A line that no
+    Gemini record immediately precedes is left out rather than given to a run it may
+    not belong to (another session's capture in between).
+    """
+    found = _gemini_chat_model(state, record) if record.kind == "transcript" else None
+    if found is None or found[1] is None:
+        return None
+    run_b, model = found
+    raw = state.get(runs + run_b)
+    if raw is None:
+        return None
+    row = decode_row(raw)
+    if not add_model(row, model):
+        return None
+    state.put(runs + run_b, encode_row(row))
+    return run_b
+
+
+def _gemini_chat_model(state: State, record: Record) -> tuple[bytes, str | None] | None:
+    last = state.get(_GEMINI_LAST)
+    if last is None or len(last) <= _SEQ.size or _SEQ.unpack_from(last)[0] + 1 != record.seq:
+        return None
+    run_b = last[_SEQ.size :]
+    gemini_seen(state, run_b, record.seq)
+    try:
+        line = _GEMINI_CHAT(record.payload)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+        return run_b, None
+    model = line.model if line.type == "gemini" else None
+    return run_b, model if type(model) is str and model else None

@@ -30,6 +30,10 @@ A run that ended becomes live again when a new turn starts with the same id
 resume. Events that merely trail an end (a late ``PostToolUse``, the transcript lines
 captured at ``SessionEnd``) do not revive it. A child run's records also count as
 activity of its parent, so a session waiting on a long subagent stays active.
+
+Gemini CLI's chat lines name their session only in the file's first line; the models
+of the others go to the Gemini run whose record immediately precedes them
+(:func:`projections.runfacts.gemini_chat_line`).
 """
 
 from __future__ import annotations
@@ -51,11 +55,14 @@ from .runfacts import (
     bus_facts,
     decode_row,
     encode_row,
+    gemini_chat_line,
+    gemini_seen,
     hook_facts,
     line_facts,
     rollout_facts,
     turn_role,
 )
+from .runstatus import Clock, status_of
 from .steps import KINDS as STEP_KINDS
 from .steps import pair, tools_of
 from .view import View
@@ -114,7 +121,9 @@ class Run(msgspec.Struct, frozen=True, kw_only=True, tag="projections.run"):
     agents without one). ``agent_pid``/``agent_start``/``agent_boot`` name the agent
     process of its newest hook event, ``agent_alive`` what the process table said of
     it at query time (None: not asked, or cannot tell); ``turn_open`` says the last
-    turn started and did not finish.
+    turn started and did not finish. ``origin`` is the journal its records were first
+    appended to (DESIGN §2): another journal's id for a run pulled into a team journal,
+    else this journal's own id (None where it has none yet).
     """
 
     run_id: str
@@ -143,6 +152,7 @@ class Run(msgspec.Struct, frozen=True, kw_only=True, tag="projections.run"):
     agent_start: int | None = None
     agent_boot: str | None = None
     agent_alive: bool | None = None
+    origin: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The JSON shape of ``runs --json`` items (DESIGN §5 names, and more)."""
@@ -153,7 +163,7 @@ class RunsView(View):
     """One run per (source, session id); see the module docstring for the rules."""
 
     name: ClassVar[str] = "runs"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 4
     kinds: ClassVar[frozenset[str] | None] = None
 
     def __init__(self) -> None:
@@ -171,6 +181,12 @@ class RunsView(View):
     def apply(self, state: State, record: Record) -> None:
         """Fold one record into its run (and touch its parent run, if any)."""
         ev = event_of(record)
+        if record.source == "gemini":
+            if ev is None:
+                # A chat line without its session: its model goes to the run before it.
+                self._rows.pop(gemini_chat_line(state, record, _RUNS) or b"", None)
+                return
+            gemini_seen(state, ev.run_b, record.seq)
         if ev is None:
             return
         run_b = ev.run_b
@@ -278,6 +294,7 @@ def _new_row(state: State, run_id: str, session_id: str, record: Record, when: i
         source=record.source,
         first_seq=record.seq,
         first_time=when,
+        origin=record.origin,
     )
     if not run_id.startswith(f"{record.source}/{session_id}/"):
         state.put(_SESSIONS + session_id.encode() + b"\x00" + run_id.encode(), b"")
@@ -290,52 +307,13 @@ def resume_command(source: str, session_id: str) -> str | None:
     return template.format(shlex.quote(session_id)) if template is not None else None
 
 
-class _Clock:
-    """What a query knows of the world: ``now``, the idle time, and the process table.
-
-    ``alive`` is asked at most once per process in one query.
-    """
-
-    __slots__ = ("_alive", "_known", "idle_ns", "now")
-
-    def __init__(self, now: int, idle_ns: int, alive: Alive | None) -> None:
-        self.now = now
-        self.idle_ns = idle_ns
-        self._alive = alive
-        self._known: dict[tuple[int, int, str], bool | None] = {}
-
-    def alive(self, row: RunRow) -> bool | None:
-        if self._alive is None or row.agent_pid is None or row.agent_boot is None:
-            return None
-        process = (row.agent_pid, row.agent_start or 0, row.agent_boot)
-        if process not in self._known:
-            self._known[process] = self._alive(*process)
-        return self._known[process]
-
-
-def _status(row: RunRow, last_time: int, turn_open: bool, clock: _Clock) -> tuple[str, bool | None]:
-    """The run's status, and whether its agent process is alive (None: not known)."""
-    if row.terminal:
-        return ("failed" if row.failure is not None else "ended"), None
-    if row.failure is not None:
-        return "failed", None
-    if not row.observed:
-        return "ended", None
-    live = clock.alive(row)
-    if live:
-        return "active", live
-    if live is None and clock.now - last_time <= clock.idle_ns:
-        return "active", live
-    return ("interrupted" if turn_open else "ended"), live
-
-
-def _run(run_id: str, row: RunRow, last: bytes | None, clock: _Clock) -> Run:
+def _run(run_id: str, row: RunRow, last: bytes | None, clock: Clock) -> Run:
     if last:
         last_seq, last_time, turn_start, turn_end = _LAST.unpack(last)
     else:
         last_seq, last_time, turn_start, turn_end = row.first_seq, row.first_time, 0, 0
     turn_open = turn_start > turn_end
-    status, live = _status(row, last_time, turn_open, clock)
+    status, live = status_of(row, last_time, turn_open, clock)
     child = row.parent_run_id is not None or row.agent_id is not None
     return Run(
         run_id=run_id,
@@ -364,10 +342,11 @@ def _run(run_id: str, row: RunRow, last: bytes | None, clock: _Clock) -> Run:
         agent_start=row.agent_start,
         agent_boot=row.agent_boot,
         agent_alive=live,
+        origin=row.origin or clock.origin,
     )
 
 
-def _one(state: State, run_id: str, clock: _Clock) -> Run | None:
+def _one(state: State, run_id: str, clock: Clock) -> Run | None:
     run_b = run_id.encode()
     raw = state.get(_RUNS + run_b)
     if raw is None:
@@ -394,7 +373,7 @@ def list_runs(
     """
     if status is not None and status not in STATUSES:
         raise UsageError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
-    clock = _Clock(now, idle_ns, alive)
+    clock = Clock(state, now, idle_ns, alive)
     lasts = dict(state.scan(_LASTS))
     runs = []
     prefix = _RUNS + source.encode() + b"/" if source is not None else _RUNS
@@ -423,7 +402,7 @@ def child_runs(
     alive: Alive | None = None,
 ) -> list[Run]:
     """The runs whose parent is ``run_id`` (subagents, child sessions), oldest first."""
-    clock = _Clock(now, idle_ns, alive)
+    clock = Clock(state, now, idle_ns, alive)
     prefix = _CHILDREN + run_id.encode() + b"\x00"
     found = []
     for key, _ in state.scan(prefix):
@@ -465,7 +444,7 @@ def get_run(
     """
     if not ident:
         raise UsageError("a run id or session id is required")
-    clock = _Clock(now, idle_ns, alive)
+    clock = Clock(state, now, idle_ns, alive)
     run = _one(state, ident, clock)
     if run is not None:
         return run
