@@ -127,6 +127,22 @@ def _show_views(journal: LmdbJournal, echo: Callable[[str], None]) -> None:
     stopped = queries.interrupted(journal)
     echo(f"{len(stopped)} interrupted runs" if stopped else "no interrupted runs")
     _show_costs(journal, echo)
+    _show_changes(journal, short_run_id(session.run_id), echo)
+
+
+def _show_changes(journal: LmdbJournal, run: str, echo: Callable[[str], None]) -> None:
+    """Print what the demo session changed in files, and its diff, as their commands do."""
+    from projections.changequeries import run_changes, run_diff
+
+    from .changes import render_changes
+
+    echo("")
+    echo(f"$ journal changes {run}")
+    for line in render_changes(run_changes(journal, run)):
+        echo(line)
+    echo("")
+    echo(f"$ journal diff {run}")
+    echo(run_diff(journal, run).rstrip("\n"))
 
 
 def _show_costs(journal: LmdbJournal, echo: Callable[[str], None]) -> None:

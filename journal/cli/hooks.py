@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
-from journal.agents.hook import AGENTS
+from journal.agents.names import AGENTS
 from journal.errors import JournalError
 
 from .common import echo_json, fail

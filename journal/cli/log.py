@@ -217,7 +217,7 @@ def show(obj: Context, ref: str, as_json: bool) -> None:
                 if name == "received_at":
                     value = f"{value} ({time_text(value)})"
                 click.echo(f"{name + ':':<15}{value}")
-            click.echo("payload:")
+            click.echo("payload:       erased by journal forget" if record.erased else "payload:")
             import msgspec
 
             sys.stdout.buffer.write(msgspec.json.format(record.payload, indent=2) + b"\n")
@@ -250,8 +250,9 @@ def verify(obj: Context, as_json: bool) -> None:
     if as_json:
         echo_json(report)
     elif report.ok:
+        erased = f", {report.erased} erased" if report.erased else ""
         click.echo(
-            f"ok: {report.records_checked} records, {report.blobs_checked} blobs, "
+            f"ok: {report.records_checked} records, {report.blobs_checked} blobs{erased}, "
             f"head {report.head_digest}"
         )
     if not report.ok:
@@ -281,6 +282,11 @@ def stats(obj: Context, as_json: bool) -> None:
     click.echo(f"bytes:        {result.bytes}")
     click.echo(f"quarantined:  {result.quarantined}")
     click.echo(f"spooled:      {result.spooled}")
+    click.echo(f"redacted:     {sum(result.redacted.values())}")
+    for name, count in sorted(result.redacted.items()):
+        click.echo(f"  {name + ':':<24}{count}")
+    click.echo(f"erased:       {result.erased}")
+    click.echo("sources:")
     for name, count in sorted(result.sources.items()):
         click.echo(f"  {name + ':':<13}{count}")
 

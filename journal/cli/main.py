@@ -11,12 +11,16 @@ import click
 from journal import __version__
 
 from .agents import AGENT_COMMANDS
+from .changes import CHANGE_COMMANDS
 from .common import Context
 from .costs import costs
 from .demo import demo
+from .forget import forget
 from .hooks import hooks
 from .links import LINK_COMMANDS
 from .log import LOG_COMMANDS
+from .serve import serve
+from .ship import SHIP_COMMANDS
 from .views import VIEW_COMMANDS
 
 __all__ = ["cli", "main"]
@@ -42,11 +46,15 @@ def cli(ctx: click.Context, home: str | None) -> None:
 for _command in (
     *LOG_COMMANDS,
     *VIEW_COMMANDS,
+    *CHANGE_COMMANDS,
     *LINK_COMMANDS,
     costs,
     *AGENT_COMMANDS,
     hooks,
     demo,
+    serve,
+    *SHIP_COMMANDS,
+    forget,
 ):
     cli.add_command(_command)
 

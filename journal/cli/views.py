@@ -32,26 +32,30 @@ T = TypeVar("T")
 
 __all__ = [
     "VIEW_COMMANDS",
+    "idle_ns_of",
     "interrupted",
     "projections_",
     "rebuild",
     "render_runs",
     "render_steps",
     "run",
+    "run_extras",
     "run_follow",
     "run_log",
     "runs",
     "steps",
+    "world",
 ]
 
 
-def _idle_ns(minutes: float | None) -> int:
+def idle_ns_of(minutes: float | None) -> int:
+    """``--idle MINUTES`` as nanoseconds (the default when not given)."""
     from projections.runs import DEFAULT_IDLE_NS
 
     return DEFAULT_IDLE_NS if minutes is None else int(minutes * 60 * 1_000_000_000)
 
 
-def _world() -> dict[str, Any]:
+def world() -> dict[str, Any]:
     """What a run's status is decided against: the wall clock and the process table."""
     from journal.agents.process import alive
 
@@ -240,7 +244,7 @@ def runs(
         found = _with_tails(
             obj,
             lambda journal: queries.runs(
-                journal, status=status, source=source, idle_ns=_idle_ns(idle), **_world()
+                journal, status=status, source=source, idle_ns=idle_ns_of(idle), **world()
             ),
             lambda found: found,
         )
@@ -269,15 +273,51 @@ def run(obj: Context, ident: str, idle: float | None, as_json: bool) -> None:
     try:
         detail = _with_tails(
             obj,
-            lambda journal: queries.run(journal, ident, idle_ns=_idle_ns(idle), **_world()),
+            lambda journal: queries.run(journal, ident, idle_ns=idle_ns_of(idle), **world()),
             lambda found: [found.run, *found.children],
         )
+        extras, text = run_extras(obj.journal(), detail.run.run_id)
     except JournalError as exc:
         raise fail(exc) from None
     if as_json:
-        echo_json(detail.to_dict())
+        echo_json({**detail.to_dict(), **extras})
     else:
-        click.echo("\n".join(render_run_detail(detail.run, detail.steps, detail.children)))
+        lines = render_run_detail(detail.run, detail.steps, detail.children)
+        click.echo("\n".join([*lines, *text]))
+
+
+def run_extras(journal: LmdbJournal, run_id: str) -> tuple[dict[str, object], list[str]]:
+    """What ``run`` shows beyond the run and steps views, as JSON fields and as text:
+    the conversation the run belongs to, what it cost and the files it changed."""
+    from projections.changequeries import changes_summary
+    from projections.costqueries import run_costs
+    from projections.linkqueries import links
+
+    from .costtable import render_run_costs
+
+    found = links(journal, run_id, now=time.time_ns())
+    text = ["", f"conversation:  {found.conversation} ({len(found.runs)} runs)"]
+    for link in found.links:
+        if link.run_id == run_id or link.from_run_id == run_id:
+            other = link.from_run_id if link.run_id == run_id else link.run_id
+            way = "continues" if link.run_id == run_id else "continued by"
+            text.append(f"  {link.relation}: {way} {'itself' if other == run_id else other}")
+    fields: dict[str, object] = {
+        "conversation": found.conversation,
+        "links": [x.to_dict() for x in found.links],
+    }
+    costs = run_costs(journal, run_id)
+    text += ["", *render_run_costs(costs)]
+    fields["costs"] = costs
+    summary = changes_summary(journal, run_id)
+    unknown = f" ({summary['unknown']} without known content)" if summary["unknown"] else ""
+    text += [
+        "",
+        f"changes:       {summary['files']} files, "
+        f"+{summary['additions']} -{summary['deletions']}{unknown}",
+    ]
+    fields["changes"] = summary
+    return fields, text
 
 
 @click.command()
@@ -294,7 +334,7 @@ def steps(obj: Context, ident: str, as_json: bool) -> None:
     try:
         detail = _with_tails(
             obj,
-            lambda journal: queries.run(journal, ident, **_world()),
+            lambda journal: queries.run(journal, ident, **world()),
             lambda found: [found.run, *found.children],
         )
         found = detail.steps
@@ -319,7 +359,7 @@ def interrupted(obj: Context, idle: float | None, as_json: bool) -> None:
     try:
         found = _with_tails(
             obj,
-            lambda journal: queries.interrupted(journal, idle_ns=_idle_ns(idle), **_world()),
+            lambda journal: queries.interrupted(journal, idle_ns=idle_ns_of(idle), **world()),
             lambda found: found,
         )
     except JournalError as exc:
