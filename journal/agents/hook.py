@@ -12,10 +12,11 @@ another process holds the write lock, the disk stalls or the home is unusable, t
 raw input goes durably to the spool (:mod:`journal.spool`) and the hook exits 0. The
 thread's transaction asks a gate before it writes anything, so an append that gave
 up never lands as well: the spooled copy is the only one. A successful append also
-drains a little of the spool, and on ``Stop``, ``SubagentStop``, ``SessionEnd`` and
-``PreCompact`` captures the new transcript lines (:mod:`journal.agents.capture`); after
-``Stop``, ``SubagentStop`` and ``SessionEnd`` a short detached follow-up captures them
-again a little later, for the lines an agent writes after the event.
+drains a little of the spool, and on ``Stop``, ``SubagentStop``, ``SessionEnd``,
+``PreCompact`` and ``AfterAgent`` (Gemini CLI) captures the new transcript lines
+(:mod:`journal.agents.capture`); after those but ``PreCompact`` a short detached
+follow-up captures them again a little later, for the lines an agent writes after
+the event.
 
 Bad input (empty, not JSON, too big) is quarantined like any bad append; it is never
 dropped. Diagnostics go to ``hook.log`` in the home (or the fallback spool's parent),
@@ -53,19 +54,19 @@ if TYPE_CHECKING:
 else:
     import _signal  # what ``signal`` wraps, already loaded; ``signal`` imports enum (~5 ms)
 
-__all__ = ["AGENTS", "DEFAULT_BUDGET_MS", "idempotency_key", "main"]
+__all__ = ["DEFAULT_BUDGET_MS", "idempotency_key", "log", "main"]
 
-AGENTS = ("claude-code", "codex", "gemini", "cursor", "opencode")
 DEFAULT_BUDGET_MS = 500
 # Spool files a hook drains after its own append; the rest waits for the next hook.
 DRAIN_PER_HOOK = 64
 # Bigger transcript backlogs are captured by a detached process.
 INLINE_CAPTURE_BYTES = 256 * 1024
-CAPTURE_EVENTS = frozenset({"Stop", "SubagentStop", "SessionEnd", "PreCompact"})
+# AfterAgent is Gemini CLI's turn end (its chat file is the transcript).
+CAPTURE_EVENTS = frozenset({"Stop", "SubagentStop", "SessionEnd", "PreCompact", "AfterAgent"})
 # Events after which the agent may exit at once: capture in a process that outlives it.
 _DETACH_EVENTS = frozenset({"SessionEnd"})
 # Events whose transcript may still get lines after the hook ran: capture again later.
-_FOLLOW_UP_EVENTS = frozenset({"Stop", "SubagentStop", "SessionEnd"})
+_FOLLOW_UP_EVENTS = frozenset({"Stop", "SubagentStop", "SessionEnd", "AfterAgent"})
 
 
 def idempotency_key(source: str, kind: str, event: dict[str, Any]) -> str | None:
@@ -332,7 +333,7 @@ def _work(home: str, event: _Event, attempt: _Attempt) -> None:
         attempt.finished.release()
 
 
-def _log(home: str, message: str) -> None:
+def log(home: str, message: str) -> None:
     """Append one diagnostic line to ``hook.log``, else the fallback's; never raises.
 
     A full disk, a directory or FIFO where the file should be, a read-only home: the
@@ -364,31 +365,49 @@ def _append_line(path: str, line: bytes) -> bool:
         os.close(fd)
 
 
+def _agent_or_none() -> tuple[int, int, bytes] | None:
+    """The agent process, for a spooled event (its drained record gets it); never raises."""
+    try:
+        from . import process as _process
+
+        return _process.agent()
+    except Exception:
+        return None
+
+
 def _spool_event(home: str, event: _Event, why: str) -> None:
-    """Write the raw input to the spool (or the fallback spool); log why."""
+    """Write the event to the spool (or the fallback spool); log why.
+
+    A valid event is spooled as its stored bytes, known secrets already masked, so no
+    secret waits on disk for the drain (which stores the same bytes: masking is
+    idempotent); an invalid one as the raw input it will be quarantined as.
+    """
     from . import spool as _spool
 
     key = event.key or f"spool:{os.urandom(16).hex()}"
     kind = event.kind if event.reason is None else ""
+    agent = _agent_or_none()
+    data = event.stored if event.reason is None and event.stored else event.data
     for directory in (_spool.spool_dir(home), _spool.fallback_dir()):
         try:
             path = _spool.write(
                 directory,
-                event.data,
+                data,
                 source=event.source,
                 kind=kind,
                 key=key,
                 received_at=event.received_at,
                 home=home,
+                agent=agent,
             )
         except OSError as exc:
             why = f"{why}; spool {directory} failed: {exc.strerror}"
             continue
         event.settled = True
-        _log(home, f"spooled {os.path.basename(path)} ({why})")
+        log(home, f"spooled {os.path.basename(path)} ({why})")
         return
     event.settled = True  # nowhere left to put it; say so
-    _log(home, f"LOST an event: {why}")
+    log(home, f"LOST an event: {why}")
 
 
 def run(agent: str, data: bytes, home: str | None) -> None:
@@ -411,7 +430,7 @@ def _rescue(
         if event is None:
             event = _Event.unread(data, detect_source(agent, None), why)
         if event.settled:
-            _log(resolved, why)
+            log(resolved, why)
         else:
             _spool_event(resolved, event, why)
     except BaseException:

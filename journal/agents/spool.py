@@ -7,9 +7,14 @@ append would have used; every spool file has a key (the agent's own, or a random
 one made before the write), so draining is exactly-once even when two processes
 drain at the same time or a drain is killed between commit and unlink.
 
-File layout: ``AJSPOOL1`` magic, then ``>QHHHH`` (received_at, lengths of source,
-kind, key and home), those four UTF-8 strings, then the input bytes. An empty kind
-means "take it from the payload". Names sort by receive time, so drains keep order.
+File layout (version 2): ``AJSPOOL2`` magic, then ``>QHHHH`` (received_at, lengths
+of source, kind, key and home), then the agent process the hook found, ``>BIQ16s``
+(1 if there is one else 0, its pid, start ticks and boot id; zeros without one), then
+those four UTF-8 strings, then the input bytes. An empty kind means "take it from the
+payload". A drain appends the record with that agent process, so a run of spooled
+events still gets its status from the agent's liveness. Version 1 (``AJSPOOL1``: no
+agent block) is still read: files an older hook wrote drain as records without an
+agent. Names sort by receive time, so drains keep order.
 
 When the home itself is unusable (cannot be created, a file in the way, read-only,
 full), the hook spools to a fallback directory under the temporary directory instead
@@ -43,6 +48,9 @@ if TYPE_CHECKING:
     from journal.writer import Writer
 
 __all__ = [
+    "MAGIC",
+    "MAGIC_V1",
+    "AgentProcess",
     "DrainReport",
     "SpoolEntry",
     "drain",
@@ -55,8 +63,13 @@ __all__ = [
     "write",
 ]
 
-MAGIC = b"AJSPOOL1"
+MAGIC = b"AJSPOOL2"
+MAGIC_V1 = b"AJSPOOL1"
 _HEAD = struct.Struct(">QHHHH")
+_AGENT = struct.Struct(">BIQ16s")
+_NO_AGENT = _AGENT.pack(0, 0, 0, bytes(16))
+#: ``(pid, start ticks, 16-byte boot id)``, as :mod:`journal.agents.process` names one.
+AgentProcess = tuple[int, int, bytes]
 _SUFFIX = ".spool"
 _TMP_SUFFIX = ".spool.tmp"
 #: A temporary spool file this old belongs to a writer that died: drains remove it.
@@ -68,10 +81,17 @@ DRAIN_CHUNK = 256
 class SpoolEntry:
     """One spooled input and what its append would have used."""
 
-    __slots__ = ("data", "home", "key", "kind", "received_at", "source")
+    __slots__ = ("agent", "data", "home", "key", "kind", "received_at", "source")
 
     def __init__(
-        self, data: bytes, source: str, kind: str, key: str, received_at: int, home: str
+        self,
+        data: bytes,
+        source: str,
+        kind: str,
+        key: str,
+        received_at: int,
+        home: str,
+        agent: AgentProcess | None = None,
     ) -> None:
         self.data = data
         self.source = source
@@ -79,6 +99,8 @@ class SpoolEntry:
         self.key = key
         self.received_at = received_at
         self.home = home
+        #: The agent process the hook found (None: none, or a version 1 file).
+        self.agent = agent
 
 
 class DrainReport:
@@ -122,15 +144,22 @@ def write(
     key: str,
     received_at: int,
     home: str,
+    agent: AgentProcess | None = None,
 ) -> str:
     """Write one spool file durably and return its path.
 
-    Raises OSError on failure, having removed what it wrote (a full disk leaves no
-    empty temporary file behind).
+    ``agent`` is the agent process the hook found (:func:`journal.agents.process.agent`);
+    one that does not fit the format is left out. Raises OSError on failure, having
+    removed what it wrote (a full disk leaves no empty temporary file behind).
     """
     os.makedirs(directory, mode=0o700, exist_ok=True)
     fields = [v.encode("utf-8", "replace") for v in (source, kind, key, home)]
-    head = MAGIC + _HEAD.pack(received_at, *(len(f) for f in fields)) + b"".join(fields)
+    head = (
+        MAGIC
+        + _HEAD.pack(received_at, *(len(f) for f in fields))
+        + _agent_block(agent)
+        + b"".join(fields)
+    )
     name = f"{received_at:020d}-{os.getpid()}-{os.urandom(4).hex()}{_SUFFIX}"
     tmp = os.path.join(directory, f".{name}.tmp")
     final = os.path.join(directory, name)
@@ -155,6 +184,16 @@ def write(
     return final
 
 
+def _agent_block(agent: AgentProcess | None) -> bytes:
+    if agent is None:
+        return _NO_AGENT
+    try:
+        pid, start, boot = agent
+        return _AGENT.pack(1, pid, start, boot) if len(boot) == 16 and pid > 0 else _NO_AGENT
+    except (struct.error, TypeError, ValueError):
+        return _NO_AGENT
+
+
 def read(path: str) -> SpoolEntry:
     """Read one spool file. Raises ValueError if it is not one, OSError if unreadable."""
     with open(path, "rb") as f:
@@ -162,11 +201,19 @@ def read(path: str) -> SpoolEntry:
 
 
 def parse(raw: bytes) -> SpoolEntry:
-    """Decode the bytes of a spool file. Raises ValueError if they are not one."""
-    if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + _HEAD.size:
+    """Decode the bytes of a spool file (either version). Raises ValueError if they are not one."""
+    version = _version(raw)
+    if version is None or len(raw) < len(MAGIC) + _HEAD.size:
         raise ValueError("not a spool file (bad header)")
     received_at, *lengths = _HEAD.unpack_from(raw, len(MAGIC))
     pos = len(MAGIC) + _HEAD.size
+    agent: AgentProcess | None = None
+    if version == 2:
+        if len(raw) < pos + _AGENT.size:
+            raise ValueError("not a spool file (truncated header)")
+        has, pid, start, boot = _AGENT.unpack_from(raw, pos)
+        agent = (pid, start, boot) if has == 1 else None
+        pos += _AGENT.size
     fields = []
     for length in lengths:
         if pos + length > len(raw):
@@ -174,7 +221,15 @@ def parse(raw: bytes) -> SpoolEntry:
         fields.append(raw[pos : pos + length].decode("utf-8", "replace"))
         pos += length
     source, kind, key, home = fields
-    return SpoolEntry(raw[pos:], source, kind, key, received_at, home)
+    return SpoolEntry(raw[pos:], source, kind, key, received_at, home, agent)
+
+
+def _version(raw: bytes) -> int | None:
+    if raw.startswith(MAGIC):
+        return 2
+    if raw.startswith(MAGIC_V1):
+        return 1
+    return None
 
 
 def pending(directory: str) -> list[str]:
@@ -211,11 +266,13 @@ def _home_of(path: str) -> str | None:
     """The home a spool file names (read from its header only), or None if unreadable."""
     try:
         with open(path, "rb") as f:
-            raw = f.read(len(MAGIC) + _HEAD.size)
-            if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + _HEAD.size:
+            raw = f.read(len(MAGIC) + _HEAD.size + _AGENT.size)
+            version = _version(raw)
+            if version is None or len(raw) < len(MAGIC) + _HEAD.size:
                 return None
             _at, source, kind, key, home = _HEAD.unpack_from(raw, len(MAGIC))
-            f.seek(source + kind + key, os.SEEK_CUR)
+            strings = len(MAGIC) + _HEAD.size + (_AGENT.size if version == 2 else 0)
+            f.seek(strings + source + kind + key)
             return f.read(home).decode("utf-8", "replace")
     except OSError:
         return None
@@ -325,7 +382,12 @@ def _take(
             continue
         kind = _name(entry.kind, "") or _name(hint, "generic")
         key = _name(entry.key, "", wire.MAX_KEY_BYTES)
-        done: Appended = writer.append(stored, source, kind, key, entry.received_at)
+        agent = entry.agent
+        try:
+            wire.check_agent(agent)
+        except JournalError:
+            agent = None
+        done: Appended = writer.append(stored, source, kind, key, entry.received_at, agent=agent)
         if done.duplicate:
             duplicates += 1
         else:

@@ -50,7 +50,7 @@ from journal.errors import InvalidPayloadError
 from . import process as _process
 from . import spool as _spool
 from .hook import DEFAULT_BUDGET_MS, detect_source, idempotency_key
-from .hook import _log as _hook_log
+from .hook import log as _hook_log
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -299,6 +299,7 @@ class _Writer:
                         key=item.key,
                         received_at=item.received_at,
                         home=self.home,
+                        agent=self.agent,
                     )
                 except OSError:
                     continue

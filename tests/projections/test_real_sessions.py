@@ -1,10 +1,11 @@
 """Golden views of real sessions: what the real agents sent, replayed into the views.
 
-``tests/projections/sessions`` holds the journals of real Claude Code 2.1.332 and
-Codex 0.171.0 sessions (``record_sessions.py`` recorded them from the npm packages
-against the mock model API, hooks from ``journal hooks install``): hook events,
-``notify``, and the transcript and rollout lines the hooks captured, each with its
-``received_at``. Each file is appended to a real LMDB journal (hook records with an
+``tests/projections/sessions`` holds the journals of real Claude Code 2.1.332,
+Codex 0.171.0, OpenCode 1.18.33 and Gemini CLI 0.61.0 sessions (``record_sessions.py``
+here and in ``tests/realagents`` recorded them from the npm packages against the mock
+model APIs, hooks from ``journal hooks install``): hook events, ``notify``, OpenCode's
+bus events, and the transcript, rollout and chat lines the hooks captured, each with
+its ``received_at``. Each file is appended to a real LMDB journal (hook records with an
 agent process standing for the agent that sent them), the engine catches up, and
 the queries answer with an injected clock and process table.
 """
@@ -21,6 +22,7 @@ from journal.store import LmdbJournal
 from projections import queries
 from projections.runs import Run
 from projections.steps import Step
+from projections.timestamps import iso_ns
 
 SESSIONS = pathlib.Path(__file__).with_name("sessions")
 BOOT = bytes(range(16))
@@ -134,7 +136,9 @@ def test_claude_subagent_is_an_ended_child_run_with_its_own_step(replay: Any):
     assert len(detail.steps) == 2
 
 
-@pytest.mark.parametrize("name", ["claude-code__killed", "codex__killed"])
+@pytest.mark.parametrize(
+    "name", ["claude-code__killed", "codex__killed", "opencode__killed", "gemini__killed"]
+)
 def test_a_killed_agents_session_is_interrupted_at_once_and_active_while_it_lives(
     replay: Any, name: str
 ):
@@ -149,7 +153,8 @@ def test_a_killed_agents_session_is_interrupted_at_once_and_active_while_it_live
     assert (live.status, live.agent_alive) == ("active", True)
     found = queries.interrupted(r.journal, now=r.now, alive=dead)
     assert [one.run_id for one in found] == [run_id]
-    assert queries.transcript_paths(found) == [(gone.source, gone.transcript_path)]
+    expected = [] if gone.transcript_path is None else [(gone.source, gone.transcript_path)]
+    assert queries.transcript_paths(found) == expected
 
 
 def test_codex_echo_is_an_ended_run_with_one_prompt(replay: Any):
@@ -193,3 +198,93 @@ def test_imported_history_lands_on_its_real_day_with_steps_and_prompts(replay: A
         assert [s.status for s in imported.steps(run.run_id)] == [
             s.status for s in full.steps(live.run_id)
         ]
+
+
+def _tool_part(r: Replay, status: str) -> dict[str, Any]:
+    (part,) = [
+        p["properties"]["part"]
+        for p in r.hooks("message.part.updated")
+        if p["properties"]["part"].get("type") == "tool"
+        and p["properties"]["part"]["state"]["status"] == status
+    ]
+    return dict(part)
+
+
+def test_opencode_echo_ends_at_session_idle_with_its_timed_bash_step(replay: Any):
+    """`opencode run`: ended (session.idle ends the turn, no session.deleted), its
+    model, one succeeded bash step lasting what the part's state.time says."""
+    r = replay("opencode__echo")
+    run = r.run(r.session().run_id)
+    assert (run.status, run.prompts, run.steps, run.models) == ("ended", 1, 1, ["mock/mock-model"])
+    assert run.turn_open is False
+    part = _tool_part(r, "completed")
+    (step,) = r.steps(run.run_id)
+    assert (step.tool_name, step.tool_use_id, step.status) == ("bash", part["callID"], "succeeded")
+    spent = part["state"]["time"]["end"] - part["state"]["time"]["start"]
+    assert (step.duration_ms, step.duration_source) == (spent, "agent")
+
+
+def test_opencode_missing_fails_by_metadata_exit(replay: Any):
+    """`ls /missing`: a *completed* part whose state.metadata.exit is 2 is a failed step."""
+    r = replay("opencode__missing")
+    assert _tool_part(r, "completed")["state"]["metadata"]["exit"] == 2
+    (step,) = r.steps(r.session().run_id)
+    assert (step.status, step.error) == ("failed", "exit 2")
+    # Its turn finished: ended once the agent is gone, active while it lives.
+    assert r.run(r.session().run_id, dead).status == "ended"
+    assert r.run(r.session().run_id, alive).status == "active"
+
+
+def _ms(stamp: str) -> int:
+    return iso_ns(stamp) // 10**6  # type: ignore[operator]
+
+
+def test_gemini_echo_is_ended_with_its_model_from_the_chat_file(replay: Any):
+    """`gemini -p`: ended, its model (only the chat lines name it), one succeeded
+    run_shell_command step timed by Gemini's own hook timestamps."""
+    r = replay("gemini__echo")
+    run = r.run(r.session().run_id)
+    assert (run.status, run.prompts, run.steps, run.models) == (
+        "ended",
+        1,
+        1,
+        ["gemini-2.5-flash"],
+    )
+    assert not any("model" in h for h in r.hooks("BeforeTool") + r.hooks("SessionStart"))
+    (before,), (after,) = r.hooks("BeforeTool"), r.hooks("AfterTool")
+    (step,) = r.steps(run.run_id)
+    assert (step.tool_name, step.status) == ("run_shell_command", "succeeded")
+    assert step.duration_ms == _ms(after["timestamp"]) - _ms(before["timestamp"])
+
+
+def test_gemini_missing_fails_by_the_exit_code_in_its_text(replay: Any):
+    """`ls /missing`: AfterTool has only ``Exit Code: 2`` in llmContent; the step fails."""
+    r = replay("gemini__missing")
+    (after,) = r.hooks("AfterTool")
+    assert "Exit Code: 2" in after["tool_response"]["llmContent"]
+    (step,) = r.steps(r.session().run_id)
+    assert (step.status, step.error) == ("failed", "Exit Code: 2")
+
+
+def test_gemini_chat_lines_after_another_record_name_no_model(lmdb_journal: LmdbJournal):
+    """A sessionless chat line that does not directly follow a Gemini record is not
+    given to any run: no model is better than another session's."""
+    found = lines("gemini__echo")
+    chat = [line for line in found if line["kind"] == "transcript" and "model" in line["payload"]]
+    for line in found:
+        if line in chat:
+            continue
+        lmdb_journal.append(
+            json.dumps(line["payload"]).encode(),
+            source=line["source"],
+            kind=line["kind"],
+            received_at=line["received_at"],
+        )
+    lmdb_journal.append(b'{"session_id":"other","hook_event_name":"Stop"}', source="codex")
+    for line in chat:
+        lmdb_journal.append(
+            json.dumps(line["payload"]).encode(), source="gemini", kind="transcript"
+        )
+    now = max(line["received_at"] for line in found) + MINUTE
+    (gemini,) = [r for r in queries.runs(lmdb_journal, now=now) if r.source == "gemini"]
+    assert gemini.models == []

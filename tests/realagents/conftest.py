@@ -19,3 +19,15 @@ def claude_bin() -> pathlib.Path:
 def codex_bin() -> pathlib.Path:
     """The native ``codex`` executable of the pinned @openai/codex."""
     return npm_cache.install(npm_cache.CODEX)
+
+
+@pytest.fixture(scope="session")
+def opencode_bin() -> pathlib.Path:
+    """The native ``opencode`` executable of the pinned opencode-ai."""
+    return npm_cache.install(npm_cache.OPENCODE)
+
+
+@pytest.fixture(scope="session")
+def gemini_js() -> pathlib.Path:
+    """``bundle/gemini.js`` of the pinned @google/gemini-cli (run with ``node``)."""
+    return npm_cache.install(npm_cache.GEMINI)

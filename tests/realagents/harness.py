@@ -23,7 +23,6 @@ import json
 import os
 import pathlib
 import queue
-import re
 import signal
 import subprocess
 import sys
@@ -36,25 +35,26 @@ import pytest
 import tomlkit
 
 from journal.agents.installers import _codex_trust
-from tests.realagents.mockapi import MockModel, Recorded
+from tests.realagents.goldens import FIXTURES, check_fixtures
+from tests.realagents.mockapi import MockModel, Recorded, ToolCall
 
 __all__ = [
     "FIXTURES",
     "JOURNAL",
     "AgentRun",
+    "ToolCall",
     "check_fixtures",
     "codex_app_server_hooks",
     "codex_hook_trust",
     "journal_json",
     "journal_lines",
+    "journal_text",
     "run_claude",
     "run_codex",
     "untrust_codex_hooks",
 ]
 
 JOURNAL = pathlib.Path(sys.executable).with_name("journal")
-FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "real"
-UPDATE_FIXTURES = os.environ.get("AGENT_JOURNAL_UPDATE_FIXTURES") == "1"
 
 AGENT_TIMEOUT = 90
 # After the agent exits, its last hooks (SessionEnd) may still be appending.
@@ -130,6 +130,11 @@ def _journal(home: pathlib.Path, *args: str, env: dict[str, str] | None = None) 
     )
     assert done.returncode == 0, f"journal {' '.join(args)}: exit {done.returncode}\n{done.stderr}"
     return done.stdout
+
+
+def journal_text(home: pathlib.Path, *args: str) -> str:
+    """``journal --home HOME ARGS…``'s stdout (``diff``)."""
+    return _journal(home, *args)
 
 
 def journal_json(home: pathlib.Path, *args: str, env: dict[str, str] | None = None) -> Any:
@@ -236,6 +241,18 @@ def _reap(pgid: int) -> None:
 # --- Claude Code ---------------------------------------------------------------------
 
 
+def claude_env(home: pathlib.Path, mock: MockModel) -> dict[str, str]:
+    """What ``claude -p`` needs to reach only ``mock`` (and to skip permissions as root)."""
+    return {
+        **_base_env(home, mock),
+        "ANTHROPIC_BASE_URL": mock.url,
+        "ANTHROPIC_API_KEY": "sk-ant-mock-key",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "IS_SANDBOX": "1",
+    }
+
+
 def run_claude(
     claude: pathlib.Path,
     version: str,
@@ -245,12 +262,16 @@ def run_claude(
     stall: bool = False,
     subagent: bool = False,
     permission_mode: str | None = None,
+    script: list[ToolCall] | None = None,
+    setup: Callable[[pathlib.Path], None] | None = None,
 ) -> AgentRun:
     """``claude -p`` asking for ``command``; hooks installed at project scope.
 
     ``permission_mode=None`` runs with ``--dangerously-skip-permissions`` (which as
     root needs ``IS_SANDBOX=1``); otherwise ``--permission-mode MODE``, where ``-p``
-    refuses what would need a prompt.
+    refuses what would need a prompt. ``script`` replaces the one ``Bash`` call by
+    these tool calls (:class:`~tests.realagents.mockapi.ToolCall`); ``setup`` gets the
+    project directory once the hooks are installed, before the agent starts.
     """
     home, journal_home = root / "home", root / "journal"
     home.mkdir()
@@ -267,15 +288,10 @@ def run_claude(
         str(proj),
         env={**os.environ, "HOME": str(home)},
     )
-    with MockModel(command, stall=stall, subagent=subagent) as mock:
-        env = {
-            **_base_env(home, mock),
-            "ANTHROPIC_BASE_URL": mock.url,
-            "ANTHROPIC_API_KEY": "sk-ant-mock-key",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "DISABLE_AUTOUPDATER": "1",
-            "IS_SANDBOX": "1",
-        }
+    if setup is not None:
+        setup(proj)
+    with MockModel(command, stall=stall, subagent=subagent, script=script) as mock:
+        env = claude_env(home, mock)
         permissions = (
             ["--dangerously-skip-permissions"]
             if permission_mode is None
@@ -370,13 +386,20 @@ def run_codex(
     *,
     stall: bool = False,
     trust: bool = True,
+    script: list[ToolCall] | None = None,
+    setup: Callable[[pathlib.Path], None] | None = None,
 ) -> AgentRun:
-    """``codex exec`` asking for ``command``; hooks and ``notify`` installed at user scope."""
+    """``codex exec`` asking for ``command``; hooks and ``notify`` installed at user scope.
+
+    ``script`` and ``setup`` as for :func:`run_claude`.
+    """
     home, journal_home = root / "home", root / "journal"
     codex_home = home / ".codex"
     codex_home.mkdir(parents=True)
     proj = _git_project(root)
-    with MockModel(command, stall=stall) as mock:
+    if setup is not None:
+        setup(proj)
+    with MockModel(command, stall=stall, script=script) as mock:
         (codex_home / "config.toml").write_text(_codex_config(mock, proj))
         base = _base_env(home, mock)
         _journal(
@@ -404,57 +427,6 @@ def run_codex(
         _settle(journal_home, None if stall else "SessionEnd" if trust else None, pgid)
         requests = list(mock.requests)
     return AgentRun("codex", version, root, journal_home, code, out, err, seconds, requests)
-
-
-# --- Golden fixtures -------------------------------------------------------------------
-
-
-def _scrub(value: Any, root: pathlib.Path) -> Any:
-    """The payload with the temporary root replaced by ``/ROOT`` (and its slug by ``-ROOT``)."""
-    text = json.dumps(value, ensure_ascii=False)
-    real = str(root)
-    slug = re.sub(r"[^A-Za-z0-9]", "-", real)
-    text = text.replace(real, "/ROOT").replace(slug, "-ROOT")
-    return json.loads(text)
-
-
-def check_fixtures(
-    run: AgentRun,
-    kinds: set[str] | None = None,
-    suffix: str = "",
-    select: Callable[[dict[str, Any]], bool] | None = None,
-) -> None:
-    """Compare (or, with ``AGENT_JOURNAL_UPDATE_FIXTURES=1``, write) the golden payloads.
-
-    One file per event kind, ``<agent>__<version>__<kind>[__suffix].json``: the first
-    payload of that kind the run journalled (of those ``select`` accepts), temporary
-    paths scrubbed. Without the
-    variable, each payload's top-level fields must be the golden file's: a new agent
-    version that changes them shows up here.
-    """
-    seen: dict[str, Any] = {}
-    for record in run.log():
-        kind = record["kind"]
-        if kind == "transcript" or (kinds is not None and kind not in kinds):
-            continue
-        if select is not None and not select(record["payload"]):
-            continue
-        seen.setdefault(kind, _scrub(record["payload"], run.root))
-    assert seen, "the run journalled no hook payloads"
-    name = f"{run.agent}__{run.version}__{{}}{'__' + suffix if suffix else ''}.json"
-    if UPDATE_FIXTURES:
-        FIXTURES.mkdir(parents=True, exist_ok=True)
-        for kind, payload in seen.items():
-            text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
-            (FIXTURES / name.format(kind)).write_text(text)
-        return
-    for kind, payload in seen.items():
-        path = FIXTURES / name.format(kind)
-        assert path.is_file(), (
-            f"no golden payload {path.name}: regenerate with AGENT_JOURNAL_UPDATE_FIXTURES=1"
-        )
-        golden = json.loads(path.read_text())
-        assert sorted(payload) == sorted(golden), f"{kind}: fields changed from {path.name}"
 
 
 def codex_app_server_hooks(

@@ -34,9 +34,9 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
-__all__ = ["SUBAGENT_MARK", "MockModel", "Recorded"]
+__all__ = ["SUBAGENT_MARK", "MockModel", "Recorded", "ToolCall"]
 
 #: Marks the prompt the mock gives a subagent, so it can tell the two loops apart.
 SUBAGENT_MARK = "[mock-subagent]"
@@ -47,6 +47,21 @@ _CODEX_SHELL_TOOLS: dict[str, Any] = {
     "exec_command": lambda cmd: {"cmd": cmd},
     "shell": lambda cmd: {"command": ["bash", "-lc", cmd]},
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolCall:
+    """One scripted tool call: a tool ``name`` and its ``input``.
+
+    Anthropic: any tool the request offers (``Bash``, ``Write``, ``Edit``…), ``input``
+    its arguments. OpenAI Responses (Codex): ``name="shell"`` runs ``input`` (a command
+    line) with whichever shell tool the request offers; ``name="apply_patch"`` calls
+    Codex's freeform ``apply_patch`` tool with ``input`` (the patch text) as a
+    ``custom_tool_call``.
+    """
+
+    name: str
+    input: Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +164,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class MockModel:
-    """A scripted model server: one tool call running ``command``, then ``final_text``."""
+    """A scripted model server: tool calls (default: one running ``command``), then ``final_text``.
+
+    ``script`` replaces the single shell call by a sequence of :class:`ToolCall`: the
+    n-th request of the main loop that carries n tool results gets the n-th call, the
+    one after the last result gets ``final_text``.
+    """
 
     def __init__(
         self,
@@ -158,8 +178,12 @@ class MockModel:
         *,
         stall: bool = False,
         subagent: bool = False,
+        script: list[ToolCall] | None = None,
     ) -> None:
         self.command = command
+        if script is None:
+            script = [ToolCall("Bash", {"command": command, "description": "Run the command"})]
+        self.script = script
         self.final_text = final_text
         self.stall = stall
         self.subagent = subagent
@@ -177,7 +201,7 @@ class MockModel:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def __enter__(self) -> MockModel:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -212,6 +236,7 @@ class MockModel:
         tools = {t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)}
         messages = body.get("messages") or []
         answered = _last_user_blocks(messages, "tool_result")
+        done = _count_blocks(messages, "tool_result")
         in_subagent = SUBAGENT_MARK in _user_text(messages)
         blocks: list[dict[str, Any]]
         if "Agent" in tools and self.subagent and not in_subagent and not answered:
@@ -229,13 +254,14 @@ class MockModel:
                 }
             ]
             stop = "tool_use"
-        elif "Bash" in tools and not answered:
+        elif "Bash" in tools and done < len(self.script):
+            call = self.script[done]
             blocks = [
                 {
                     "type": "tool_use",
                     "id": self._next_id("toolu_mock"),
-                    "name": "Bash",
-                    "input": {"command": self.command, "description": "Run the command"},
+                    "name": call.name,
+                    "input": call.input,
                 }
             ]
             stop = "tool_use"
@@ -270,27 +296,43 @@ class MockModel:
 
     # --- OpenAI Responses ---------------------------------------------------------
 
+    def _openai_call(self, shell: str, call: ToolCall) -> dict[str, Any]:
+        """The Responses output item of one scripted call (Codex's tools: shell, apply_patch)."""
+        call_id = self._next_id("call_mock")
+        if call.name == "apply_patch":
+            return {
+                "type": "custom_tool_call",
+                "id": self._next_id("ctc_mock"),
+                "call_id": call_id,
+                "name": "apply_patch",
+                "input": call.input,
+                "status": "completed",
+            }
+        command = call.input if call.name == "shell" else self.command
+        return {
+            "type": "function_call",
+            "id": self._next_id("fc_mock"),
+            "call_id": call_id,
+            "name": shell,
+            "arguments": json.dumps(_CODEX_SHELL_TOOLS[shell](command)),
+            "status": "completed",
+        }
+
     def openai_responses(self, handler: _Handler, body: dict[str, Any]) -> None:
         tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
         names = [str(t.get("name")) for t in tools]
         shell = next((n for n in _CODEX_SHELL_TOOLS if n in names), None)
         items = body.get("input") or []
-        answered = any(
-            isinstance(i, dict) and i.get("type") == "function_call_output" for i in items
+        done = sum(
+            1
+            for i in items
+            if isinstance(i, dict)
+            and i.get("type") in ("function_call_output", "custom_tool_call_output")
         )
         response_id = self._next_id("resp_mock")
         output: list[dict[str, Any]]
-        if shell is not None and not answered:
-            output = [
-                {
-                    "type": "function_call",
-                    "id": self._next_id("fc_mock"),
-                    "call_id": self._next_id("call_mock"),
-                    "name": shell,
-                    "arguments": json.dumps(_CODEX_SHELL_TOOLS[shell](self.command)),
-                    "status": "completed",
-                }
-            ]
+        if shell is not None and done < len(self.script):
+            output = [self._openai_call(shell, self.script[done])]
         elif shell is not None and self.stall:
             output = []
         else:
@@ -306,6 +348,7 @@ class MockModel:
             ]
         handler.start_stream()
         model = str(body.get("model") or "gpt-5.5")
+        # (a scripted call's item is built above; the stream below sends it)
         base = {"id": response_id, "object": "response", "model": model}
         handler.send_event(
             {"type": "response.created", "response": {**base, "status": "in_progress"}}
@@ -319,6 +362,8 @@ class MockModel:
                 added["content"] = []
             elif item["type"] == "function_call":
                 added["arguments"] = ""
+            elif item["type"] == "custom_tool_call":
+                added["input"] = ""
             handler.send_event(
                 {"type": "response.output_item.added", "output_index": index, "item": added}
             )
@@ -349,6 +394,17 @@ class MockModel:
             }
         )
         handler.end_stream()
+
+
+def _count_blocks(messages: list[Any], kind: str) -> int:
+    """How many ``kind`` content blocks the user turns of a conversation hold."""
+    count = 0
+    for message in messages:
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                count += sum(1 for b in content if isinstance(b, dict) and b.get("type") == kind)
+    return count
 
 
 def _last_user_blocks(messages: list[Any], kind: str) -> list[dict[str, Any]]:

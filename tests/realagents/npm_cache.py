@@ -7,12 +7,15 @@ processes install it once. ``<cache>`` is ``$AGENT_JOURNAL_NPM_CACHE`` or
 that is renamed into place, so a killed install never leaves a half-populated
 cache entry behind.
 
-Both packages ship native executables, not JavaScript: ``@anthropic-ai/claude-code``
-pulls ``@anthropic-ai/claude-code-<platform>`` (whose ``claude`` its postinstall
-copies over ``bin/claude.exe``), and ``@openai/codex`` pulls ``@openai/codex-<platform>``
-with ``vendor/<target triple>/bin/codex`` (``bin/codex.js`` only finds and execs it).
-The tests run the native executable itself, so the process that spawns the hooks is
-the one they start and kill.
+Claude Code, Codex and OpenCode ship native executables, not JavaScript:
+``@anthropic-ai/claude-code`` pulls ``@anthropic-ai/claude-code-<platform>`` (whose
+``claude`` its postinstall copies over ``bin/claude.exe``), ``@openai/codex`` pulls
+``@openai/codex-<platform>`` with ``vendor/<target triple>/bin/codex`` (``bin/codex.js``
+only finds and execs it), and ``opencode-ai`` pulls ``opencode-<platform>`` whose
+``bin/opencode`` its postinstall links to ``bin/opencode.exe``. The tests run the native
+executable itself, so the process that spawns the hooks is the one they start and kill.
+Gemini CLI is JavaScript (``bundle/gemini.js``, ``script=True``): the tests run it with
+``node``, which is then the agent process.
 
 No ``npm`` on ``PATH``: the tests are skipped. ``npm`` present but the install
 failing: the tests fail, saying why (CI has the registry, so that is a real fault).
@@ -32,7 +35,7 @@ from collections.abc import Iterator
 
 import pytest
 
-__all__ = ["CLAUDE_CODE", "CODEX", "NpmAgent", "cache_root", "install"]
+__all__ = ["CLAUDE_CODE", "CODEX", "GEMINI", "OPENCODE", "NpmAgent", "cache_root", "install"]
 
 _MARKER = ".agent-journal-complete"
 _INSTALL_TIMEOUT = 600
@@ -53,6 +56,8 @@ class NpmAgent:
     version: str
     #: Globs, relative to ``node_modules``, that match the native executable.
     native: tuple[str, ...]
+    #: True when the entry point is a JavaScript file that ``node`` runs (Gemini CLI).
+    script: bool = False
 
     @property
     def spec(self) -> str:
@@ -72,6 +77,18 @@ CODEX = NpmAgent(
     package="@openai/codex",
     version="0.171.0",
     native=("@openai/codex-*/vendor/*/bin/codex",),
+)
+OPENCODE = NpmAgent(
+    package="opencode-ai",
+    version="1.18.33",
+    # The postinstall's pick for this CPU first (it may choose a -baseline build).
+    native=("opencode-ai/bin/opencode.exe", "opencode-*/bin/opencode"),
+)
+GEMINI = NpmAgent(
+    package="@google/gemini-cli",
+    version="0.61.0",
+    native=("@google/gemini-cli/bundle/gemini.js",),
+    script=True,
 )
 
 
@@ -107,7 +124,7 @@ def _find_native(agent: NpmAgent, prefix: pathlib.Path) -> pathlib.Path | None:
     modules = prefix / "node_modules"
     for pattern in agent.native:
         for candidate in sorted(modules.glob(pattern)):
-            if _is_native(candidate):
+            if candidate.is_file() if agent.script else _is_native(candidate):
                 return candidate
     return None
 
