@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet -e '.[dev,serve,ship]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,13 +22,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# What the slow tests need from the system: npm (the real agents are npm packages) and a
-# C compiler with Python's headers (py-lmdb built in macOS's semaphore mode). Installed
-# with apt-get only when missing and when we may (CI runs as root on a clean machine).
+# What the slow tests need from the system: npm (the real agents are npm packages), a
+# C compiler with Python's headers (py-lmdb built in macOS's semaphore mode) and
+# Chromium (the `journal serve` pages are tested in a real browser, driven by
+# Playwright). Installed with apt-get only when missing and when we may (CI runs as
+# root on a clean machine).
 system-deps:
 	@missing=""; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	command -v cc >/dev/null 2>&1 || missing="$$missing gcc"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing:$$missing"; \
@@ -47,6 +50,10 @@ bench: $(STAMP)
 	$(BIN)/python tools/bench/append.py
 	$(BIN)/python tools/bench/hook.py
 	$(BIN)/python tools/bench/views.py
+	$(BIN)/python tools/bench/costs.py
+	$(BIN)/python tools/bench/changes.py
+	$(BIN)/python tools/bench/ship.py
+	$(BIN)/python tools/bench/serve.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -4,7 +4,7 @@
   reference; a new command or option without docs fails here.
 - Every shell example in README.md and the tutorial that runs ``journal`` is executed
   against a temporary home and must exit 0.
-- The invariants page lists invariants 1-9, each naming a test file, and names only
+- The invariants page lists invariants 1-10, each naming a test file, and names only
   test files that exist.
 """
 
@@ -143,11 +143,12 @@ def test_doc_examples_run(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
             _run_example_line(line, env, tmp_path)
 
 
-def test_invariants_page_lists_one_to_nine_with_existing_tests() -> None:
-    """docs/explanation/invariants.md has sections 1-9, and each named test file exists."""
+def test_invariants_page_lists_one_to_ten_with_existing_tests() -> None:
+    """docs/explanation/invariants.md has sections 1-10 (DESIGN §2), and each named
+    test file exists."""
     text = INVARIANTS.read_text(encoding="utf-8")
     numbers = [int(n) for n in re.findall(r"^## (\d+)\. ", text, flags=re.MULTILINE)]
-    assert numbers == list(range(1, 10))
+    assert numbers == list(range(1, 11))
     named = sorted(set(re.findall(r"`(tests/[\w/]+\.py)`", text)))
     assert named, "the invariants page names no test files"
     missing = [path for path in named if not (REPO / path).is_file()]
