@@ -1,4 +1,4 @@
-"""What a valid payload is (``raw-json/2``: ``raw-json/1`` with known secrets masked), checked on both validators.
+"""What a valid payload is (``raw-json/2``), checked on both validators.
 
 The hook path validates with the standard library, batches with msgspec; the two
 must give the same verdict on every input and, when they accept, the same stored
