@@ -24,7 +24,7 @@ continues (the same run for a link inside one session), with its relation:
 
 State (keys are bytes; ``run`` is a run id, ``seq`` a big-endian u64):
 
-- ``e run \\0 seq`` → the edge ``{to, rel, time}`` (msgpack);
+- ``e run \\0 seq to`` → the edge ``{to, rel, time}`` (msgpack);
 - ``r to \\0 run`` → ``b""``: the reverse index, for edges between two runs;
 - ``x run \\0 to`` → ``b""``: that transcript lineage edge exists already;
 - ``u uuid`` → the run whose transcript line first had that uuid;
@@ -103,7 +103,7 @@ class LinksView(View):
     """Links between the runs of one conversation (see the module docstring)."""
 
     name: ClassVar[str] = "links"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     kinds: ClassVar[frozenset[str] | None] = frozenset(
         {TRANSCRIPT_KIND, "SessionStart", "SessionEnd", "UserPromptSubmit"}
     )
@@ -121,7 +121,10 @@ class LinksView(View):
     def _edge(self, state: State, ev: Event, to: bytes, rel: str) -> None:
         run = ev.run_b
         edge = Edge(to=to.decode(), rel=rel, time=ev.time)
-        state.put(_EDGE + run + _SEP + _SEQ.pack(ev.record.seq), _EDGE_ENCODE(edge))
+        # One record can link its run to two others (a line copied from one session
+        # whose parent is another's): the target is part of the key.
+        key = _EDGE + run + _SEP + _SEQ.pack(ev.record.seq) + to
+        state.put(key, _EDGE_ENCODE(edge))
         if to != run:
             state.put(_REVERSE + to + _SEP + run, b"")
 
@@ -188,12 +191,13 @@ class LinksView(View):
 
 def edges_from(state: State, run_id: str) -> list[Edge]:
     """The links recorded on ``run_id`` (it continues their ``to``), in log order."""
-    run = run_id.encode()
+    prefix = _EDGE + run_id.encode() + _SEP
+    at = len(prefix)
     out = []
-    for key, value in state.scan(_EDGE + run + _SEP):
+    for key, value in state.scan(prefix):
         edge = _EDGE_DECODE(value)
         edge.run = run_id
-        edge.seq = _SEQ.unpack(key[-8:])[0]
+        edge.seq = _SEQ.unpack(key[at : at + 8])[0]
         out.append(edge)
     return out
 

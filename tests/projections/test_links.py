@@ -198,3 +198,20 @@ def test_unknown_run() -> None:
     log.claude("SessionStart", source="startup")
     with pytest.raises(NotFoundError):
         ask(log, "nope")
+
+
+def test_one_line_can_link_its_run_to_two_others() -> None:
+    """A line that repeats one session's line and chains onto another's links its run
+    to both, and each of the three finds the whole conversation (found by Hypothesis:
+    the second link used to overwrite the first)."""
+    log = LogBuilder("s1")
+    talk(log, "s1", ("u0", None))
+    talk(log, "s2", ("u2", None))
+    talk(log, "s3", ("u0", "u2"))
+    for ident in ("s1", "s2", "s3"):
+        found = ask(log, ident)
+        assert [one.session_id for one in found.runs] == ["s1", "s2", "s3"]
+        assert sorted(relations(found)) == [
+            ("claude-code/s3", "resume", "claude-code/s1"),
+            ("claude-code/s3", "resume", "claude-code/s2"),
+        ]
