@@ -22,8 +22,16 @@ import msgspec
 from .engine import ReadState, Views, ViewStatus
 from .identity import event_of
 from .logread import LogScan
-from .runs import DEFAULT_IDLE_NS, Run, child_runs, get_run, interrupted_runs, list_runs
-from .steps import Step, list_steps
+from .runs import (
+    DEFAULT_IDLE_NS,
+    Run,
+    RunsView,
+    child_runs,
+    get_run,
+    interrupted_runs,
+    list_runs,
+)
+from .steps import Step, StepsView, list_steps
 
 if TYPE_CHECKING:
     from journal.records import Record
@@ -47,6 +55,7 @@ __all__ = [
 
 _RUNS = ("runs",)
 _RUNS_AND_STEPS = ("runs", "steps")
+_VIEWS = {"runs": RunsView, "steps": StepsView}
 
 
 class RunDetail(msgspec.Struct, frozen=True, kw_only=True, tag="projections.run_detail"):
@@ -66,7 +75,9 @@ class RunDetail(msgspec.Struct, frozen=True, kw_only=True, tag="projections.run_
 
 
 def _current(journal: LmdbJournal, names: Sequence[str]) -> Views:
-    views = Views(journal)
+    """The named views (runs, steps) caught up; only those are opened, so a query
+    neither imports nor opens the views it does not read."""
+    views = Views(journal, [_VIEWS[name]() for name in names])
     try:
         views.catch_up(names)
     except BaseException:
