@@ -15,7 +15,7 @@ import click
 
 from journal.errors import JournalError
 
-from .common import Context, echo_json, fail
+from .common import Context, echo_json, fail, table
 
 __all__ = ["CHANGE_COMMANDS", "changes", "diff", "render_changes", "retract"]
 
@@ -41,12 +41,7 @@ def render_changes(found: Sequence[dict[str, Any]]) -> list[str]:
         ]
         for i, item in enumerate(found, 1)
     ]
-    header = ["#", "OP", "LINES", "TOOL", "SEQ", "NOTE", "PATH"]
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
-    return [
-        "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
-        for row in (header, *rows)
-    ]
+    return table(["#", "OP", "LINES", "TOOL", "SEQ", "NOTE", "PATH"], rows)
 
 
 @click.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -14,7 +15,7 @@ from journal.errors import JournalError, UsageError
 if TYPE_CHECKING:
     from journal.store import LmdbJournal
 
-__all__ = ["Context", "echo_json", "fail", "lock_timeout", "progress_bar", "time_text"]
+__all__ = ["Context", "echo_json", "fail", "lock_timeout", "progress_bar", "table", "time_text"]
 
 
 class Context:
@@ -72,6 +73,16 @@ def time_text(ns: int) -> str:
     """A nanosecond timestamp as ISO 8601 UTC with milliseconds."""
     stamp = datetime.datetime.fromtimestamp(ns / 1e9, tz=datetime.UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns, two spaces apart; the last column is not padded."""
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+    out = []
+    for row in (header, *rows):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        out.append("  ".join([*cells, row[-1]]).rstrip())
+    return out
 
 
 def echo_json(value: object) -> None:

@@ -19,7 +19,7 @@ import click
 
 from journal.errors import JournalError
 
-from .common import Context, echo_json, fail
+from .common import Context, echo_json, fail, table
 
 if TYPE_CHECKING:
     from journal.records import Record
@@ -113,16 +113,6 @@ def short_run_id(run_id: str) -> str:
     return f"{source}/{session[:8]}{slash}{agent}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Left-aligned columns, two spaces apart; the last column is not padded."""
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
-    out = []
-    for row in (header, *rows):
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        out.append("  ".join([*cells, row[-1]]).rstrip())
-    return out
-
-
 def render_runs(found: Sequence[Run]) -> list[str]:
     """The ``journal runs`` table: one line per run, subagents indented under theirs."""
     rows = []
@@ -144,7 +134,7 @@ def render_runs(found: Sequence[Run]) -> list[str]:
             ]
         )
     header = ["RUN", "STATUS", "STARTED (UTC)", "LASTED", "SEQS", "PROMPTS", "STEPS", "MODEL"]
-    return _table([*header, "CWD"], rows)
+    return table([*header, "CWD"], rows)
 
 
 def _ordered(found: Sequence[Run]) -> list[Run]:
@@ -181,7 +171,7 @@ def render_steps(found: Sequence[Step]) -> list[str]:
         for i, step in enumerate(found, 1)
     ]
     header = ["#", "TOOL", "STATUS", "START", "END", "TOOK", "AGENT", "PAIRED", "TOOL USE ID"]
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def render_run_detail(one: Run, steps_: Sequence[Step], children: Sequence[Run]) -> list[str]:
@@ -398,7 +388,7 @@ def interrupted(obj: Context, idle: float | None, as_json: bool) -> None:
         for one in found
     ]
     header = ["RUN", "LAST SEQ", "LAST (UTC)", "CWD", "RESUME WITH"]
-    click.echo("\n".join(_table(header, rows)))
+    click.echo("\n".join(table(header, rows)))
 
 
 @click.command(name="projections")
@@ -423,7 +413,7 @@ def _show_status(found: Sequence[ViewStatus], as_json: bool) -> None:
         [one.name, str(one.version), str(one.checkpoint), str(one.head), str(one.lag)]
         for one in found
     ]
-    click.echo("\n".join(_table(["VIEW", "VERSION", "CHECKPOINT", "HEAD", "LAG"], rows)))
+    click.echo("\n".join(table(["VIEW", "VERSION", "CHECKPOINT", "HEAD", "LAG"], rows)))
 
 
 @click.command()
