@@ -196,54 +196,15 @@ def encode_record(
     if origin is not None:
         if agent is not None:
             raise UsageError("a record names an agent process or an origin, not both")
-        return (
-            _HEAD.pack(
-                RECORD_VERSION_ORIGIN,
-                seq,
-                received_at,
-                payload_digest,
-                prev_digest,
-                len(source),
-                len(kind),
-                len(key),
-            )
-            + _ORIGIN.pack(*origin)
-            + source
-            + kind
-            + key
-        )
-    if agent is not None:
-        return (
-            _HEAD.pack(
-                RECORD_VERSION_AGENT,
-                seq,
-                received_at,
-                payload_digest,
-                prev_digest,
-                len(source),
-                len(kind),
-                len(key),
-            )
-            + _AGENT.pack(*agent)
-            + source
-            + kind
-            + key
-        )
-    return (
-        _HEAD.pack(
-            RECORD_VERSION,
-            seq,
-            received_at,
-            payload_digest,
-            prev_digest,
-            len(source),
-            len(kind),
-            len(key),
-        )
-        + source
-        + kind
-        + key
+        version, tail = RECORD_VERSION_ORIGIN, _ORIGIN.pack(*origin)
+    elif agent is not None:
+        version, tail = RECORD_VERSION_AGENT, _AGENT.pack(*agent)
+    else:
+        version, tail = RECORD_VERSION, b""
+    head = _HEAD.pack(
+        version, seq, received_at, payload_digest, prev_digest, len(source), len(kind), len(key)
     )
+    return head + tail + source + kind + key
 
 
 def boot_text(boot: bytes) -> str:
