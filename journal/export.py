@@ -189,19 +189,33 @@ def save_origin_names(home: str, names: dict[str, str]) -> None:
     """Merge ``names`` into ``<home>/origins.json`` (atomically: temp file, rename)."""
     merged = origin_names(home) | names
     path = os.path.join(home, ORIGIN_NAMES_FILE)
+    try:
+        _write_atomic(path, _encode(merged) + b"\n")
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc}") from None
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    """Replace ``path`` by ``data`` durably: a temp file beside it (mode 0600), fsync,
+    rename, directory fsync. Nothing is left behind when it fails."""
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, _encode(merged) + b"\n")
+            os.write(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except OSError as exc:
+        dfd = os.open(os.path.dirname(path), os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise StoreError(f"cannot write {path}: {exc}") from None
+        raise
 
 
 # -- envelope ----------------------------------------------------------------------
@@ -288,23 +302,9 @@ def load_checkpoint(home: str, kind: str, name: str) -> Checkpoint:
 def save_checkpoint(home: str, kind: str, name: str, checkpoint: Checkpoint) -> None:
     """Replace the consumer's checkpoint atomically and durably."""
     path = _consumer_path(home, kind, name, ".json")
-    tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, _encode(checkpoint) + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        dfd = os.open(os.path.dirname(path), os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        _write_atomic(path, _encode(checkpoint) + b"\n")
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise StoreError(f"cannot write consumer checkpoint {path}: {exc}") from None
 
 
