@@ -47,6 +47,7 @@ from .changeshapes import (
 )
 from .identity import MAX_RUN_ID_BYTES, event_of, ident, text
 from .lines import rollout_item
+from .nested import DECODE_ERRORS
 from .patchtext import apply_hunks, apply_v4a, count_changes, replace
 from .view import View
 
@@ -132,7 +133,6 @@ class _Retraction(msgspec.Struct, gc=False):
 
 
 _RETRACTION = msgspec.json.Decoder(_Retraction).decode
-_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
 
 
 def _path_key(run_b: bytes, path: str) -> bytes:
@@ -339,7 +339,7 @@ class ChangesetsView(View):
     def _retract(self, state: State, record: Record) -> None:
         try:
             found = _RETRACTION(record.payload)
-        except _ERRORS:
+        except DECODE_ERRORS:
             return
         run_id, path = text(found.run_id), found.path
         if run_id is None or not (path is None or type(path) is str):
@@ -432,7 +432,7 @@ def _codex_applied(ev: Event) -> bool | None:
         return None
     try:
         response = msgspec.json.decode(full.tool_response)
-    except _ERRORS:
+    except DECODE_ERRORS:
         return None
     if type(response) is not str:
         return None

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from .identity import text
+from .nested import DECODE_ERRORS
 from .patchtext import PatchFile, parse_v4a
 
 if TYPE_CHECKING:
@@ -51,7 +52,6 @@ __all__ = [
 UNKNOWN: object = object()
 CLAUDE_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit"})
 GEMINI_TOOLS = frozenset({"write_file", "replace"})
-_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
 
 
 class Mutation:
@@ -187,7 +187,7 @@ def hook_mutations(ev: Event, tool: str | None) -> list[Mutation]:
     ``afterFileEdit`` record (``tool``: the hook's tool name)."""
     try:
         hook = _HOOK(ev.record.payload)
-    except _ERRORS:
+    except DECODE_ERRORS:
         return []
     cwd = text(hook.cwd)
     if ev.kind == "afterFileEdit":
@@ -273,7 +273,7 @@ def codex_patch(payload: bytes) -> tuple[str | None, list[Mutation]]:
     """The patch of a Codex ``PreToolUse`` of ``apply_patch``: (cwd, one mutation per file)."""
     try:
         hook = _HOOK(payload)
-    except _ERRORS:
+    except DECODE_ERRORS:
         return None, []
     given = hook.tool_input
     patch = given.command if given is not None else None
@@ -340,7 +340,7 @@ def opencode_mutations(ev: Event) -> tuple[str | None, list[Mutation]]:
         return None, []
     try:
         state = _OC_STATE(part.state)
-    except _ERRORS:
+    except DECODE_ERRORS:
         return None, []
     given = state.input
     if state.status != "completed" or given is None:
@@ -396,7 +396,7 @@ def rollout_changes(raw: msgspec.Raw) -> list[Mutation]:
     """The mutations of a Codex rollout ``FileChange`` item (``changes`` by path)."""
     try:
         item = _ITEM(raw)
-    except _ERRORS:
+    except DECODE_ERRORS:
         return []
     out = []
     for path, change in (item.changes or {}).items():

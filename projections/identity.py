@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .lines import RolloutLine, RolloutPayload, TranscriptLine, TranscriptMessage, rollout_payload
-from .nested import decode_raw, times
+from .nested import DECODE_ERRORS, decode_raw, times
 from .timestamps import iso_ns, ms_ns
 
 if TYPE_CHECKING:
@@ -182,7 +182,6 @@ _ROLLOUT = msgspec.json.Decoder(RolloutLine).decode
 _BUS = msgspec.json.Decoder(_Bus).decode
 _INFO = msgspec.json.Decoder(OcInfo).decode
 _PART = msgspec.json.Decoder(OcPart).decode
-_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
 _CHILD_KINDS = frozenset({"subagentStart", "subagentStop"})
 
 
@@ -273,7 +272,7 @@ class Event:
         decoded: HookPayload | None
         try:
             decoded = _HOOK(self.record.payload)
-        except _ERRORS:
+        except DECODE_ERRORS:
             decoded = None
         self._full = decoded
         return decoded
@@ -286,7 +285,7 @@ class Event:
         if self.props is not None and self.props.info:
             try:
                 info = _INFO(self.props.info)
-            except _ERRORS:
+            except DECODE_ERRORS:
                 pass
         self._info = info
         return info
@@ -299,7 +298,7 @@ class Event:
         if self.props is not None and self.props.part:
             try:
                 part = _PART(self.props.part)
-            except _ERRORS:
+            except DECODE_ERRORS:
                 pass
         self._part = part
         return part
@@ -326,7 +325,7 @@ def _cursor_child(event: Event, sid: str) -> str | None:
 def _bus_event(record: Record) -> Event | None:
     try:
         props = _BUS(record.payload).properties
-    except _ERRORS:
+    except DECODE_ERRORS:
         return None
     if props is None:
         return None
@@ -362,7 +361,7 @@ def _rollout_event(record: Record) -> Event | None:
     """A Codex rollout line: its run by ``thread_id`` (``session_meta``: ``id``)."""
     try:
         line = _ROLLOUT(record.payload)
-    except _ERRORS:
+    except DECODE_ERRORS:
         return None
     payload = rollout_payload(line.payload)
     if payload is None:
@@ -402,7 +401,7 @@ def event_of(record: Record) -> Event | None:
     elif kind == TRANSCRIPT_KIND:
         try:
             line = _TRANSCRIPT(record.payload)
-        except _ERRORS:
+        except DECODE_ERRORS:
             line = None
         sid = line.sessionId if line is not None else None
         if type(sid) is not str or not sid or "\x00" in sid:
@@ -426,7 +425,7 @@ def event_of(record: Record) -> Event | None:
     else:
         try:
             hook = _IDS(record.payload)
-        except _ERRORS:
+        except DECODE_ERRORS:
             hook = None
         if hook is not None:
             found = hook.conversation_id

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import msgspec
 
+from .nested import DECODE_ERRORS
+
 __all__ = [
     "Block",
     "RolloutItem",
@@ -33,7 +35,6 @@ __all__ = [
 ]
 
 _EMPTY = msgspec.Raw()
-_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
 
 
 class TranscriptMessage(msgspec.Struct, gc=False):
@@ -121,7 +122,7 @@ def blocks(raw: msgspec.Raw) -> list[Block] | None:
         return None
     try:
         return _BLOCKS(raw)
-    except _ERRORS:
+    except DECODE_ERRORS:
         return None
 
 
@@ -131,7 +132,7 @@ def rollout_payload(raw: msgspec.Raw) -> RolloutPayload | None:
         return None
     try:
         return _PAYLOAD(raw)
-    except _ERRORS:
+    except DECODE_ERRORS:
         return None
 
 
@@ -141,5 +142,5 @@ def rollout_item(raw: msgspec.Raw) -> RolloutItem | None:
         return None
     try:
         return _ITEM(raw)
-    except _ERRORS:
+    except DECODE_ERRORS:
         return None

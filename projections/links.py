@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, ClassVar
 import msgspec
 
 from .identity import MAX_ID_BYTES, TRANSCRIPT_KIND, event_of, ident, text
+from .nested import DECODE_ERRORS
 from .view import View
 
 if TYPE_CHECKING:
@@ -65,7 +66,6 @@ _SEEN = b"s"
 _NEWEST = b"t"
 _SEP = b"\x00"
 _SEQ = struct.Struct(">Q")
-_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
 
 
 class Edge(msgspec.Struct, array_like=True, gc=False):
@@ -131,7 +131,7 @@ class LinksView(View):
     def _line(self, state: State, ev: Event) -> None:
         try:
             line = _LINEAGE_DECODE(ev.record.payload)
-        except _ERRORS:
+        except DECODE_ERRORS:
             return
         if line.isSidechain is True:
             return

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["decode_raw", "times"]
+__all__ = ["DECODE_ERRORS", "decode_raw", "times"]
 
 _EMPTY = msgspec.Raw()
-_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
+#: What decoding a payload (or a part of one) can raise: a view skips what fails.
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
 
 
 class _Small(msgspec.Struct, gc=False):
@@ -53,7 +54,7 @@ def decode_raw(raw: msgspec.Raw | None) -> _Small | None:
         return None
     try:
         return _SMALL(raw)
-    except _ERRORS:
+    except DECODE_ERRORS:
         return None
 
 
@@ -63,5 +64,5 @@ def times(raw: msgspec.Raw | None) -> _Times | None:
         return None
     try:
         return _TIMES(raw)
-    except _ERRORS:
+    except DECODE_ERRORS:
         return None

@@ -27,7 +27,7 @@ import msgspec
 
 from .identity import MAX_ID_BYTES, UNSET, Event, decode_raw, event_of, ident, text
 from .lines import Block, TranscriptMessage, blocks, rollout_item
-from .nested import times
+from .nested import DECODE_ERRORS, times
 from .timestamps import ms_ns
 
 if TYPE_CHECKING:
@@ -167,7 +167,6 @@ class _BatchCall(msgspec.Struct, gc=False):
 
 _STATE = msgspec.json.Decoder(_OcState).decode
 _BATCH = msgspec.json.Decoder(list[_BatchCall]).decode
-_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
 
 
 def _number(value: object) -> float | None:
@@ -278,7 +277,7 @@ def _batch(ev: Event) -> tuple[ToolEvent, ...]:
         return _NO_EVENTS
     try:
         calls = _BATCH(full.tool_calls)
-    except _ERRORS:
+    except DECODE_ERRORS:
         return _NO_EVENTS
     out = []
     for call in calls:
@@ -316,7 +315,7 @@ def _bus_tools(ev: Event) -> tuple[ToolEvent, ...]:
         te = _tool(ev, UPDATE, key, text(part.tool))
         try:
             state = _STATE(part.state) if part.state else None
-        except _ERRORS:
+        except DECODE_ERRORS:
             state = None
         if state is None:
             return (te,)
