@@ -18,6 +18,7 @@ from journal.errors import NotFoundError, UsageError
 from journal.forget import KIND, forget
 from journal.store import LmdbJournal
 from tests.conftest import lmdb_verify
+from tests.journal.test_redact_paths import files_holding
 
 
 def hook_event(session: str, n: int, extra: str = "") -> bytes:
@@ -30,17 +31,6 @@ def hook_event(session: str, n: int, extra: str = "") -> bytes:
         "tool_response": {"stdout": f"{session}-CONTENT-{n:05d} " + "x" * 300},
     }
     return json.dumps(body).encode()
-
-
-def files_holding(home: str, needle: bytes) -> list[str]:
-    found = []
-    for root, _dirs, names in os.walk(home):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as handle:
-                if needle in handle.read():
-                    found.append(path)
-    return found
 
 
 def fill(journal: LmdbJournal, count: int) -> tuple[list[int], list[int]]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
 from typing import Any
 
 import pytest
 
 from journal.store import LmdbJournal
-from tests.conftest import JOURNAL_BIN
+from tests.journal.cli.test_views import ok, run
 from tests.projections.changelogs import ROOT, SID, append_all, applies, edit, write
 
 CHANGE_FIELDS = {
@@ -25,20 +24,6 @@ CHANGE_FIELDS = {
     "deletions",
     "retracted",
 }
-
-
-def run(home: str, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [JOURNAL_BIN, "--home", home, *args], capture_output=True, text=True, timeout=120
-    )
-    assert "Traceback" not in done.stderr + done.stdout, done.stderr
-    return done
-
-
-def ok(home: str, *args: str) -> str:
-    done = run(home, *args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.fixture
