@@ -16,9 +16,7 @@ import tempfile
 from hypothesis import given
 from hypothesis import strategies as st
 
-from journal import payload as journal_payload
 from journal.store import LmdbJournal
-from journal.writer import Writer
 from projections.changesets import ChangesetsView
 from projections.engine import Views
 from projections.runs import RunsView
@@ -26,6 +24,7 @@ from projections.state import MemoryState
 from projections.steps import StepsView
 from projections.view import View
 from tests.projections.strategies import LogEvent, fold, logs, records_of
+from tests.projections.viewchecks import append, fold_in_batches
 
 NAMES = ("runs", "steps", "changesets")
 
@@ -35,25 +34,12 @@ def fresh_views() -> list[View]:
     return [RunsView(), StepsView(), ChangesetsView()]
 
 
-def reloaded(state: MemoryState) -> MemoryState:
-    """The same state as new bytes objects, as a reopened LMDB environment returns it."""
-    copy = MemoryState()
-    copy.data = {bytes(bytearray(k)): bytes(bytearray(v)) for k, v in state.data.items()}
-    return copy
-
-
 @given(logs(), st.lists(st.integers(0, 60), max_size=8))
 def test_a_fold_in_any_batches_with_restarts_equals_one_fold(events: list[LogEvent], cuts):
     """Folding in batches, with new view objects and a reloaded state between, changes nothing."""
     records = records_of(events)
     for make in (RunsView, StepsView, ChangesetsView):
-        whole = fold(records, make())
-        state, at = MemoryState(), 0
-        for cut in [*cuts, len(records)]:
-            state = reloaded(state)
-            fold(records[at : at + cut], make(), state)
-            at += cut
-        assert state.data == whole.data, make.name
+        fold_in_batches(records, cuts, make)
 
 
 @given(logs(), st.booleans())
@@ -69,26 +55,6 @@ def test_views_folded_together_equal_views_folded_alone(events: list[LogEvent], 
                 view.apply(state, record)
     assert runs.data == fold(records, RunsView()).data
     assert steps.data == fold(records, StepsView()).data
-
-
-def append(journal: LmdbJournal, events: list[LogEvent]) -> None:
-    """Append ``events`` with their own received_at, in one write transaction."""
-    if not events:
-        return
-
-    def work(writer: Writer) -> None:
-        for event in events:
-            stored = journal_payload.validate(event.payload)
-            writer.append(
-                stored,
-                event.source.encode(),
-                event.kind.encode(),
-                b"",
-                event.received_at,
-                agent=event.agent,
-            )
-
-    journal.write(work)
 
 
 def check_invariant_7(journal: LmdbJournal, views: Views) -> None:

@@ -13,15 +13,43 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from journal import payload as journal_payload
 from journal.records import Record
 from journal.store import LmdbJournal
+from journal.writer import Writer
 from projections.engine import Views
 from projections.state import MemoryState
 from projections.view import View
-from tests.projections.strategies import fold
-from tests.projections.test_rebuild_equals_catchup import append, reloaded
+from tests.projections.strategies import LogEvent, fold
 
-__all__ = ["catch_up_in_splits", "fold_in_batches"]
+__all__ = ["append", "catch_up_in_splits", "fold_in_batches", "reloaded"]
+
+
+def reloaded(state: MemoryState) -> MemoryState:
+    """The same state as new bytes objects, as a reopened LMDB environment returns it."""
+    copy = MemoryState()
+    copy.data = {bytes(bytearray(k)): bytes(bytearray(v)) for k, v in state.data.items()}
+    return copy
+
+
+def append(journal: LmdbJournal, events: Sequence[LogEvent]) -> None:
+    """Append ``events`` with their own received_at, in one write transaction."""
+    if not events:
+        return
+
+    def work(writer: Writer) -> None:
+        for event in events:
+            stored = journal_payload.validate(event.payload)
+            writer.append(
+                stored,
+                event.source.encode(),
+                event.kind.encode(),
+                b"",
+                event.received_at,
+                agent=event.agent,
+            )
+
+    journal.write(work)
 
 
 def fold_in_batches(records: list[Record], cuts: Sequence[int], make: Callable[[], View]) -> None:
