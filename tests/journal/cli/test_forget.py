@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import JOURNAL_BIN
-from tests.journal.test_forget import files_holding
+from tests.journal.test_redact_paths import files_holding
 
 S1 = "aaaaaaaa-1111-4111-8111-111111111111"
 S2 = "bbbbbbbb-2222-4222-8222-222222222222"
